@@ -1,0 +1,24 @@
+"""The resource types this server serves (the zorgleefplan resource set)."""
+
+from __future__ import annotations
+
+SUPPORTED_TYPES: tuple[str, ...] = (
+    "ActivityDefinition",
+    "AuditEvent",
+    "CarePlan",
+    "CareTeam",
+    "Communication",
+    "Condition",
+    "Consent",
+    "Goal",
+    "Organization",
+    "Patient",
+    "PlanDefinition",
+    "Practitioner",
+    "PractitionerRole",
+    "Provenance",
+    "RelatedPerson",
+    "Task",
+)
+
+SUPPORTED = frozenset(SUPPORTED_TYPES)
