@@ -109,12 +109,12 @@ class IndexValues:
 
 @dataclass(frozen=True, slots=True)
 class NewVersion:
-    """A write handed to the store: the body already carries meta.versionId/lastUpdated."""
+    """A write handed to the store. The body already carries meta.versionId and
+    meta.lastUpdated, the latter equal to the transaction's timestamp."""
 
     type: str
     id: str
     version: int
-    last_updated: datetime
     method: str
     body: bytes | None  # None for delete
     compartment: str | None
@@ -291,6 +291,7 @@ Criterion = (
 class SortKey:
     param: str  # a parameter code, or "_id" / "_lastUpdated"
     descending: bool = False
+    kind: IndexKind | None = None  # the parameter's index kind; None for _id / _lastUpdated
 
 
 @dataclass(frozen=True, slots=True)

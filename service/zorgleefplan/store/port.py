@@ -1,0 +1,112 @@
+"""The storage port: the one protocol every store adapter implements.
+
+The store knows resources, versions, index values and access constraints — nothing of HTTP,
+FHIR validation or consent rules. Every read path takes an :class:`AccessConstraint` and applies
+it inside the query, before ordering, counting and paging, so callers cannot forget it.
+
+Writes happen in a :class:`Transaction`: one per interaction (or per transaction bundle), all or
+nothing. Adapters raise only :mod:`zorgleefplan.errors` exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from zorgleefplan.store.model import (
+    AccessConstraint,
+    NewVersion,
+    Page,
+    SearchPage,
+    SearchQuery,
+    StoredVersion,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """Which versions a history interaction asks for (instance, type or system level)."""
+
+    type: str | None = None
+    id: str | None = None
+    since: int | None = None  # µs; versions written at or after
+    at: tuple[int, int] | None = None  # µs range; versions current at some point within it
+    before_seq: int | None = None  # keyset cursor: versions older than this sequence number
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    rows: tuple[StoredVersion, ...]
+    next_before_seq: int | None
+    total: int | None = None
+
+
+class Reader(Protocol):
+    """Read operations, available on the store and inside a transaction."""
+
+    async def read(
+        self, type_: str, id_: str, access: AccessConstraint
+    ) -> StoredVersion | None:
+        """The current version (a tombstone when deleted), or None when absent or hidden."""
+        ...
+
+    async def read_version(
+        self, type_: str, id_: str, version: int, access: AccessConstraint
+    ) -> StoredVersion | None: ...
+
+    async def search(
+        self, query: SearchQuery, page: Page, access: AccessConstraint, *, total: bool = False
+    ) -> SearchPage: ...
+
+    async def count(self, query: SearchQuery, access: AccessConstraint) -> int: ...
+
+    async def include(
+        self,
+        sources: Sequence[tuple[str, str]],
+        param: str,
+        target_type: str | None,
+        access: AccessConstraint,
+    ) -> list[StoredVersion]:
+        """Current, visible resources that ``sources`` reference through ``param``."""
+        ...
+
+    async def revinclude(
+        self,
+        targets: Sequence[tuple[str, str]],
+        source_type: str,
+        param: str,
+        access: AccessConstraint,
+    ) -> list[StoredVersion]:
+        """Current, visible ``source_type`` resources that reference ``targets`` via ``param``."""
+        ...
+
+    async def existing(
+        self, keys: Sequence[tuple[str, str]], access: AccessConstraint
+    ) -> set[tuple[str, str]]:
+        """Which of ``keys`` exist (not deleted) and are visible."""
+        ...
+
+    async def history(
+        self, query: HistoryQuery, count: int, access: AccessConstraint, *, total: bool = False
+    ) -> HistoryPage: ...
+
+
+class Transaction(Reader, Protocol):
+    """A unit of work; commits when the context exits cleanly, rolls back otherwise."""
+
+    @property
+    def timestamp(self) -> int:
+        """The write time for this transaction (µs), never earlier than any stored version."""
+        ...
+
+    async def write(self, version: NewVersion) -> StoredVersion:
+        """Store a new version. Raises VersionConflict when ``version.version`` is taken."""
+        ...
+
+
+class Store(Reader, Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+
+    async def close(self) -> None: ...

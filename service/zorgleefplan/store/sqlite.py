@@ -1,0 +1,568 @@
+"""The embedded SQLite store: one WAL file in the data directory, zero set-up.
+
+Threads: all SQLite work runs off the event loop. Writes go through one dedicated writer thread
+(one connection, ``BEGIN IMMEDIATE`` so several processes on one file serialise correctly);
+reads use a small pool of threads, each with its own connection (WAL readers never block on the
+writer). A transaction holds an asyncio lock for its duration so that interactions in one
+process queue in the event loop instead of in SQLite's busy handler.
+
+Durability: ``synchronous=NORMAL`` in WAL mode — a committed transaction is in the WAL before
+COMMIT returns, so acknowledged writes survive ``kill -9`` of the server (not power loss of the
+machine, which would need ``synchronous=FULL``; configurable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from zorgleefplan.errors import StoreUnavailable, VersionConflict
+from zorgleefplan.store.model import (
+    AccessConstraint,
+    IndexValues,
+    NewVersion,
+    Page,
+    SearchPage,
+    SearchQuery,
+    StoredVersion,
+)
+from zorgleefplan.store.port import HistoryPage, HistoryQuery
+from zorgleefplan.store.sqlite_query import (
+    MAX_TIME,
+    MIN_TIME,
+    Fragment,
+    Scope,
+    compile_access,
+    compile_criteria,
+    compile_sort,
+    keyset_after,
+    param_key,
+)
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS resource_version (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,   -- global change sequence, commit order
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    last_updated INTEGER NOT NULL,           -- µs since epoch, UTC
+    superseded INTEGER,                      -- last_updated of the next version
+    method TEXT NOT NULL,
+    deleted INTEGER NOT NULL,
+    compartment TEXT,
+    body BLOB,
+    UNIQUE (type, id, version)
+);
+CREATE INDEX IF NOT EXISTS version_type_seq ON resource_version (type, seq);
+CREATE INDEX IF NOT EXISTS version_updated ON resource_version (last_updated);
+
+CREATE TABLE IF NOT EXISTS resource (        -- the current version of every resource
+    rid INTEGER PRIMARY KEY,
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    last_updated INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    compartment TEXT,
+    UNIQUE (type, id)
+);
+CREATE INDEX IF NOT EXISTS resource_type ON resource (type, deleted, rid);
+CREATE INDEX IF NOT EXISTS resource_compartment ON resource (compartment, type);
+CREATE INDEX IF NOT EXISTS resource_updated ON resource (type, last_updated);
+
+CREATE TABLE IF NOT EXISTS idx_token (
+    rid INTEGER NOT NULL, param TEXT NOT NULL, system TEXT, code TEXT, text TEXT);
+CREATE INDEX IF NOT EXISTS idx_token_code ON idx_token (param, code, system);
+CREATE INDEX IF NOT EXISTS idx_token_rid ON idx_token (rid);
+
+CREATE TABLE IF NOT EXISTS idx_string (
+    rid INTEGER NOT NULL, param TEXT NOT NULL, value TEXT NOT NULL, exact TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_string_value ON idx_string (param, value);
+CREATE INDEX IF NOT EXISTS idx_string_rid ON idx_string (rid);
+
+CREATE TABLE IF NOT EXISTS idx_reference (
+    rid INTEGER NOT NULL, param TEXT NOT NULL, target_type TEXT, target_id TEXT, url TEXT,
+    identifier_system TEXT, identifier_value TEXT);
+CREATE INDEX IF NOT EXISTS idx_reference_target ON idx_reference (param, target_id, target_type);
+CREATE INDEX IF NOT EXISTS idx_reference_rev ON idx_reference (target_type, target_id);
+CREATE INDEX IF NOT EXISTS idx_reference_url ON idx_reference (param, url);
+CREATE INDEX IF NOT EXISTS idx_reference_ident ON idx_reference (param, identifier_value);
+CREATE INDEX IF NOT EXISTS idx_reference_rid ON idx_reference (rid);
+
+CREATE TABLE IF NOT EXISTS idx_date (
+    rid INTEGER NOT NULL, param TEXT NOT NULL, low INTEGER NOT NULL, high INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_date_low ON idx_date (param, low);
+CREATE INDEX IF NOT EXISTS idx_date_high ON idx_date (param, high);
+CREATE INDEX IF NOT EXISTS idx_date_rid ON idx_date (rid);
+
+CREATE TABLE IF NOT EXISTS idx_quantity (
+    rid INTEGER NOT NULL, param TEXT NOT NULL, value REAL NOT NULL, low REAL NOT NULL,
+    high REAL NOT NULL, system TEXT, code TEXT, unit TEXT);
+CREATE INDEX IF NOT EXISTS idx_quantity_value ON idx_quantity (param, value);
+CREATE INDEX IF NOT EXISTS idx_quantity_rid ON idx_quantity (rid);
+
+CREATE TABLE IF NOT EXISTS idx_number (
+    rid INTEGER NOT NULL, param TEXT NOT NULL, value REAL NOT NULL, low REAL NOT NULL,
+    high REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_number_value ON idx_number (param, value);
+CREATE INDEX IF NOT EXISTS idx_number_rid ON idx_number (rid);
+
+CREATE TABLE IF NOT EXISTS idx_uri (rid INTEGER NOT NULL, param TEXT NOT NULL, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_uri_value ON idx_uri (param, value);
+CREATE INDEX IF NOT EXISTS idx_uri_rid ON idx_uri (rid);
+"""
+
+_INDEX_TABLES = ("idx_token", "idx_string", "idx_reference", "idx_date", "idx_quantity",
+                 "idx_number", "idx_uri")
+
+# Columns of a current resource row (alias r) joined to its version body (alias v).
+_CURRENT = "r.type, r.id, r.version, r.last_updated, r.deleted, v.body, r.seq, v.method, r.compartment"
+_VERSION = "v.type, v.id, v.version, v.last_updated, v.deleted, v.body, v.seq, v.method, v.compartment"
+_VALUES_CHUNK = 400  # (type, id) pairs per VALUES list, well under SQLite's variable limit
+
+
+def to_datetime(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
+
+
+def to_micros(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+def _row(row: tuple[Any, ...]) -> StoredVersion:
+    return StoredVersion(
+        type=row[0],
+        id=row[1],
+        version=row[2],
+        last_updated=to_datetime(row[3]),
+        deleted=bool(row[4]),
+        body=row[5],
+        seq=row[6],
+        method=row[7],
+        compartment=row[8],
+    )
+
+
+def _pairs(n: int) -> str:
+    return ", ".join(["(?, ?)"] * n)
+
+
+def _chunks(items: Sequence[tuple[str, str]]) -> list[Sequence[tuple[str, str]]]:
+    return [items[i : i + _VALUES_CHUNK] for i in range(0, len(items), _VALUES_CHUNK)]
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                           cached_statements=512)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA temp_store=MEMORY")
+    conn.execute("PRAGMA cache_size=-65536")
+    return conn
+
+
+# --------------------------------------------------------------------------- synchronous queries
+# Shared by reader connections and the writer's transaction: one implementation per operation.
+
+
+def _read(conn: sqlite3.Connection, type_: str, id_: str, access: AccessConstraint
+          ) -> StoredVersion | None:
+    acc = compile_access(access, "r")
+    row = conn.execute(
+        f"SELECT {_CURRENT} FROM resource r JOIN resource_version v ON v.seq = r.seq "
+        f"WHERE r.type = ? AND r.id = ? AND {acc.sql}",
+        (type_, id_, *acc.params),
+    ).fetchone()
+    return _row(row) if row else None
+
+
+def _read_version(conn: sqlite3.Connection, type_: str, id_: str, version: int,
+                  access: AccessConstraint) -> StoredVersion | None:
+    acc = compile_access(access, "v")
+    row = conn.execute(
+        f"SELECT {_VERSION} FROM resource_version v "
+        f"WHERE v.type = ? AND v.id = ? AND v.version = ? AND {acc.sql}",
+        (type_, id_, version, *acc.params),
+    ).fetchone()
+    return _row(row) if row else None
+
+
+def _search_where(query: SearchQuery, access: AccessConstraint) -> Fragment:
+    scope = Scope("r", query.types, access)
+    crit = compile_criteria(query.criteria, scope)
+    acc = compile_access(access, "r")
+    types = ", ".join("?" * len(query.types))
+    return Fragment(
+        f"r.type IN ({types}) AND r.deleted = 0 AND {crit.sql} AND {acc.sql}",
+        [*query.types, *crit.params, *acc.params],
+    )
+
+
+def _search(conn: sqlite3.Connection, query: SearchQuery, page: Page, access: AccessConstraint,
+            total: bool) -> SearchPage:
+    where = _search_where(query, access)
+    columns = compile_sort(query.sort, "r", query.types)
+    sql_where, params = where.sql, list(where.params)
+    if page.after is not None:
+        after = keyset_after(columns, page.after)
+        sql_where += f" AND {after.sql}"
+        params.extend(after.params)
+    select_sort = ", ".join(c.sql for c in columns)
+    sort_params = [p for c in columns for p in c.params]
+    # Order by the selected sort columns' positions (after the nine row columns).
+    order = ", ".join(f"{10 + i} {'DESC' if c.descending else 'ASC'}" for i, c in enumerate(columns))
+    rows = conn.execute(
+        f"SELECT {_CURRENT}, {select_sort} FROM resource r "
+        f"JOIN resource_version v ON v.seq = r.seq WHERE {sql_where} "
+        f"ORDER BY {order} LIMIT ? OFFSET ?",
+        (*sort_params, *params, page.count + 1, page.offset),
+    ).fetchall()
+    more = len(rows) > page.count
+    rows = rows[: page.count]
+    next_after = tuple(rows[-1][9:]) if more and rows else None
+    count = None
+    if total:
+        count = _count_where(conn, where)
+    elif page.after is None and page.offset == 0 and not more:
+        count = len(rows)
+    return SearchPage(rows=tuple(_row(r) for r in rows), next_after=next_after, total=count)
+
+
+def _count_where(conn: sqlite3.Connection, where: Fragment) -> int:
+    return conn.execute(f"SELECT COUNT(*) FROM resource r WHERE {where.sql}", where.params
+                        ).fetchone()[0]
+
+
+def _include(conn: sqlite3.Connection, sources: Sequence[tuple[str, str]], param: str,
+             target_type: str | None, access: AccessConstraint) -> list[StoredVersion]:
+    acc = compile_access(access, "r")
+    found: dict[tuple[str, str], StoredVersion] = {}
+    for chunk in _chunks(sources):
+        type_filter = "AND r.type = ?" if target_type else ""
+        rows = conn.execute(
+            f"SELECT {_CURRENT} FROM resource s JOIN idx_reference x ON x.rid = s.rid "
+            f"JOIN resource r ON r.type = x.target_type AND r.id = x.target_id "
+            f"JOIN resource_version v ON v.seq = r.seq "
+            f"WHERE (s.type, s.id) IN (VALUES {_pairs(len(chunk))}) "
+            f"AND x.param = s.type || '.' || ? {type_filter} AND r.deleted = 0 AND {acc.sql}",
+            (*[v for pair in chunk for v in pair], param,
+             *([target_type] if target_type else []), *acc.params),
+        ).fetchall()
+        for row in rows:
+            found.setdefault((row[0], row[1]), _row(row))
+    return list(found.values())
+
+
+def _revinclude(conn: sqlite3.Connection, targets: Sequence[tuple[str, str]], source_type: str,
+                param: str, access: AccessConstraint) -> list[StoredVersion]:
+    acc = compile_access(access, "r")
+    found: dict[tuple[str, str], StoredVersion] = {}
+    for chunk in _chunks(targets):
+        rows = conn.execute(
+            f"SELECT {_CURRENT} FROM idx_reference x JOIN resource r ON r.rid = x.rid "
+            f"JOIN resource_version v ON v.seq = r.seq "
+            f"WHERE x.param = ? AND (x.target_type, x.target_id) IN "
+            f"(VALUES {_pairs(len(chunk))}) AND r.deleted = 0 AND {acc.sql}",
+            (param_key(source_type, param), *[v for pair in chunk for v in pair],
+             *acc.params),
+        ).fetchall()
+        for row in rows:
+            found.setdefault((row[0], row[1]), _row(row))
+    return list(found.values())
+
+
+def _existing(conn: sqlite3.Connection, keys: Sequence[tuple[str, str]],
+              access: AccessConstraint) -> set[tuple[str, str]]:
+    acc = compile_access(access, "r")
+    found: set[tuple[str, str]] = set()
+    for chunk in _chunks(list(dict.fromkeys(keys))):
+        rows = conn.execute(
+            f"SELECT r.type, r.id FROM resource r WHERE (r.type, r.id) IN "
+            f"(VALUES {_pairs(len(chunk))}) AND r.deleted = 0 AND {acc.sql}",
+            (*[v for pair in chunk for v in pair], *acc.params),
+        ).fetchall()
+        found.update((t, i) for t, i in rows)
+    return found
+
+
+def _history(conn: sqlite3.Connection, query: HistoryQuery, count: int,
+             access: AccessConstraint, total: bool) -> HistoryPage:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query.type is not None:
+        clauses.append("v.type = ?")
+        params.append(query.type)
+    if query.id is not None:
+        clauses.append("v.id = ?")
+        params.append(query.id)
+    if query.since is not None:
+        clauses.append("v.last_updated >= ?")
+        params.append(query.since)
+    if query.at is not None:
+        clauses.append("v.last_updated <= ? AND (v.superseded IS NULL OR v.superseded > ?)")
+        params.extend((query.at[1], query.at[0]))
+    acc = compile_access(access, "v")
+    clauses.append(acc.sql)
+    params.extend(acc.params)
+    where = " AND ".join(clauses)
+    page_where, page_params = where, list(params)
+    if query.before_seq is not None:
+        page_where += " AND v.seq < ?"
+        page_params.append(query.before_seq)
+    rows = conn.execute(
+        f"SELECT {_VERSION} FROM resource_version v WHERE {page_where} "
+        f"ORDER BY v.seq DESC LIMIT ?",
+        (*page_params, count + 1),
+    ).fetchall()
+    more = len(rows) > count
+    rows = rows[:count]
+    counted = None
+    if total:
+        counted = conn.execute(f"SELECT COUNT(*) FROM resource_version v WHERE {where}",
+                               params).fetchone()[0]
+    return HistoryPage(
+        rows=tuple(_row(r) for r in rows),
+        next_before_seq=rows[-1][6] if more and rows else None,
+        total=counted,
+    )
+
+
+def _write(conn: sqlite3.Connection, new: NewVersion, timestamp: int) -> StoredVersion:
+    current = conn.execute(
+        "SELECT rid, version FROM resource WHERE type = ? AND id = ?", (new.type, new.id)
+    ).fetchone()
+    previous = current[1] if current else 0
+    if new.version != previous + 1:
+        raise VersionConflict(
+            f"{new.type}/{new.id} is at version {previous}; version {new.version} cannot follow"
+        )
+    deleted = 1 if new.body is None else 0
+    seq = conn.execute(
+        "INSERT INTO resource_version (type, id, version, last_updated, method, deleted, "
+        "compartment, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (new.type, new.id, new.version, timestamp, new.method, deleted, new.compartment,
+         new.body),
+    ).lastrowid
+    if current is None:
+        rid = conn.execute(
+            "INSERT INTO resource (type, id, version, seq, last_updated, deleted, compartment) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (new.type, new.id, new.version, seq, timestamp, deleted, new.compartment),
+        ).lastrowid
+    else:
+        rid = current[0]
+        conn.execute(
+            "UPDATE resource_version SET superseded = ? WHERE type = ? AND id = ? AND version = ?",
+            (timestamp, new.type, new.id, previous),
+        )
+        conn.execute(
+            "UPDATE resource SET version = ?, seq = ?, last_updated = ?, deleted = ?, "
+            "compartment = ? WHERE rid = ?",
+            (new.version, seq, timestamp, deleted, new.compartment, rid),
+        )
+        for table in _INDEX_TABLES:
+            conn.execute(f"DELETE FROM {table} WHERE rid = ?", (rid,))
+    if not deleted:
+        _insert_index(conn, rid, new.type, new.index)
+    assert seq is not None
+    return StoredVersion(
+        type=new.type, id=new.id, version=new.version, last_updated=to_datetime(timestamp),
+        deleted=bool(deleted), body=new.body, seq=seq, method=new.method,
+        compartment=new.compartment,
+    )
+
+
+def _insert_index(conn: sqlite3.Connection, rid: int, type_: str, index: IndexValues) -> None:
+    def key(param: str) -> str:
+        return param_key(type_, param)
+
+    if index.tokens:
+        conn.executemany(
+            "INSERT INTO idx_token VALUES (?, ?, ?, ?, ?)",
+            [(rid, key(t.param), t.system, t.code, t.text) for t in index.tokens],
+        )
+    if index.strings:
+        conn.executemany(
+            "INSERT INTO idx_string VALUES (?, ?, ?, ?)",
+            [(rid, key(s.param), s.value, s.exact) for s in index.strings],
+        )
+    if index.references:
+        conn.executemany(
+            "INSERT INTO idx_reference VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(rid, key(r.param), r.target_type, r.target_id, r.url, r.identifier_system,
+              r.identifier_value) for r in index.references],
+        )
+    if index.dates:
+        conn.executemany(
+            "INSERT INTO idx_date VALUES (?, ?, ?, ?)",
+            [(rid, key(d.param), MIN_TIME if d.low is None else d.low,
+              MAX_TIME if d.high is None else d.high) for d in index.dates],
+        )
+    if index.quantities:
+        conn.executemany(
+            "INSERT INTO idx_quantity VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(rid, key(q.param), q.value, q.low, q.high, q.system, q.code, q.unit)
+             for q in index.quantities],
+        )
+    if index.numbers:
+        conn.executemany(
+            "INSERT INTO idx_number VALUES (?, ?, ?, ?, ?)",
+            [(rid, key(n.param), n.value, n.low, n.high) for n in index.numbers],
+        )
+    if index.uris:
+        conn.executemany(
+            "INSERT INTO idx_uri VALUES (?, ?, ?)",
+            [(rid, key(u.param), u.value) for u in index.uris],
+        )
+
+
+# --------------------------------------------------------------------------- async surface
+
+
+class _SqliteReader:
+    """The async read API over one way of running a function against a connection."""
+
+    def __init__(self, run: Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]) -> None:
+        self._run = run
+
+    async def read(self, type_: str, id_: str, access: AccessConstraint) -> StoredVersion | None:
+        return await self._run(lambda c: _read(c, type_, id_, access))
+
+    async def read_version(self, type_: str, id_: str, version: int, access: AccessConstraint
+                           ) -> StoredVersion | None:
+        return await self._run(lambda c: _read_version(c, type_, id_, version, access))
+
+    async def search(self, query: SearchQuery, page: Page, access: AccessConstraint, *,
+                     total: bool = False) -> SearchPage:
+        return await self._run(lambda c: _search(c, query, page, access, total))
+
+    async def count(self, query: SearchQuery, access: AccessConstraint) -> int:
+        return await self._run(lambda c: _count_where(c, _search_where(query, access)))
+
+    async def include(self, sources: Sequence[tuple[str, str]], param: str,
+                      target_type: str | None, access: AccessConstraint) -> list[StoredVersion]:
+        return await self._run(lambda c: _include(c, sources, param, target_type, access))
+
+    async def revinclude(self, targets: Sequence[tuple[str, str]], source_type: str, param: str,
+                         access: AccessConstraint) -> list[StoredVersion]:
+        return await self._run(lambda c: _revinclude(c, targets, source_type, param, access))
+
+    async def existing(self, keys: Sequence[tuple[str, str]], access: AccessConstraint
+                       ) -> set[tuple[str, str]]:
+        return await self._run(lambda c: _existing(c, keys, access))
+
+    async def history(self, query: HistoryQuery, count: int, access: AccessConstraint, *,
+                      total: bool = False) -> HistoryPage:
+        return await self._run(lambda c: _history(c, query, count, access, total))
+
+
+class SqliteTransaction(_SqliteReader):
+    def __init__(self, store: SqliteStore, timestamp: int) -> None:
+        super().__init__(store._on_writer)
+        self._timestamp = timestamp
+
+    @property
+    def timestamp(self) -> int:
+        return self._timestamp
+
+    async def write(self, version: NewVersion) -> StoredVersion:
+        return await self._run(lambda c: _write(c, version, self._timestamp))
+
+
+class SqliteStore(_SqliteReader):
+    """The SQLite adapter of the storage port."""
+
+    def __init__(self, path: Path, *, readers: int = 4, synchronous: str = "NORMAL") -> None:
+        self.path = path
+        self._synchronous = synchronous
+        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="zlp-sqlite-writer")
+        self._reader_pool = ThreadPoolExecutor(readers, thread_name_prefix="zlp-sqlite-reader")
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
+        self._write_lock = asyncio.Lock()
+        super().__init__(self._on_reader)
+
+    @classmethod
+    async def open(cls, path: Path, **kwargs: Any) -> SqliteStore:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store = cls(path, **kwargs)
+        await store._on_writer(lambda c: c.executescript(SCHEMA))
+        return store
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, self._synchronous)
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    async def _on_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader_pool, _guarded, self._connection, fn)
+
+    async def _on_writer(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer_pool, _guarded, self._connection, fn)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+        async with self._write_lock:
+            timestamp = await self._on_writer(_begin)
+            tx = SqliteTransaction(self, timestamp)
+            try:
+                yield tx
+            except BaseException:
+                await asyncio.shield(self._on_writer(_rollback))
+                raise
+            await self._on_writer(_commit)
+
+    async def close(self) -> None:
+        self._writer_pool.shutdown(wait=True)
+        self._reader_pool.shutdown(wait=True)
+        with self._connections_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+
+
+def _guarded(connection: Callable[[], sqlite3.Connection],
+             fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``fn`` on this thread's connection, translating SQLite's errors into store errors."""
+    try:
+        return fn(connection())
+    except sqlite3.IntegrityError as exc:
+        raise VersionConflict("the resource was changed by a concurrent write") from exc
+    except sqlite3.OperationalError as exc:
+        raise StoreUnavailable(f"the store could not complete the request: {exc}") from exc
+
+
+def _begin(conn: sqlite3.Connection) -> int:
+    conn.execute("BEGIN IMMEDIATE")
+    latest = conn.execute("SELECT MAX(last_updated) FROM resource_version").fetchone()[0]
+    now = time.time_ns() // 1000
+    return max(now, (latest or 0) + 1)
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    conn.execute("COMMIT")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
