@@ -1,0 +1,5 @@
+import sys
+
+from zorgleefplan.cli import main
+
+sys.exit(main())

@@ -1,0 +1,26 @@
+"""Who is asking: the principal every request carries.
+
+The authorization issue resolves principals from tokens; until then every request carries the
+anonymous development principal, which the access layer maps to an unrestricted constraint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+PrincipalKind = Literal["development", "patient", "related-person", "practitioner", "system"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: PrincipalKind
+    subject: str  # stable identifier of the person or system (account id, client id)
+    display: str = ""
+    fhir_user: str | None = None  # e.g. "Patient/123", "PractitionerRole/9"
+    patient: str | None = None  # the client whose plan is in context
+    client_id: str | None = None  # the app acting
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+
+DEVELOPMENT = Principal(kind="development", subject="anonymous", display="development principal")

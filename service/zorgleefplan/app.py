@@ -1,0 +1,59 @@
+"""The application factory: ``create_app(settings)`` builds and wires everything.
+
+No import-time globals: the store, registries and validators live on ``app.state`` for the
+lifetime of the app (opened in the lifespan, closed on shutdown).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from zorgleefplan import __version__
+from zorgleefplan.config import Settings
+from zorgleefplan.fhir.api import build_router
+from zorgleefplan.fhir.outcome import install_error_handlers
+from zorgleefplan.fhir.repository import FhirServices
+from zorgleefplan.fhir.search.extract import IndexExtractor
+from zorgleefplan.fhir.search.parameters import default_registry
+from zorgleefplan.fhir.validation import ResourceValidator
+from zorgleefplan.store.sqlite import SqliteStore
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await SqliteStore.open(
+            settings.database_path,
+            readers=settings.sqlite_readers,
+            synchronous=settings.sqlite_synchronous,
+        )
+        registry = default_registry()
+        app.state.services = FhirServices(
+            settings=settings,
+            store=store,
+            registry=registry,
+            validator=ResourceValidator(),
+            extractor=IndexExtractor(registry),
+            started=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        )
+        try:
+            yield
+        finally:
+            await store.close()
+
+    app = FastAPI(
+        title="Zorgleefplan",
+        version=__version__,
+        description="FHIR R4 service for the client-owned persoonlijk zorgleefplan. "
+        "The FHIR API lives under /fhir (application/fhir+json).",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(build_router())
+    return app

@@ -1,0 +1,35 @@
+"""Settings from the environment (``ZLP_*``) and the command line, with safe defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ZLP_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    data_dir: Path = Path("data")
+    # Public base URL of the service (scheme://host[:port]); when unset it is taken from each
+    # request, which is right behind no proxy or a proxy that forwards Host.
+    base_url: str | None = None
+
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_json_depth: int = Field(default=64, ge=8, le=512)
+    default_page_size: int = Field(default=50, ge=1)
+    max_page_size: int = Field(default=1000, ge=1)
+    max_include_iterations: int = Field(default=5, ge=1)
+    max_bundle_entries: int = Field(default=1000, ge=1)
+
+    sqlite_readers: int = Field(default=4, ge=1, le=64)
+    # NORMAL survives a killed process; FULL also survives power loss of the machine.
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "zorgleefplan.sqlite3"

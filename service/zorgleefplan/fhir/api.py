@@ -1,0 +1,147 @@
+"""HTTP ⇄ FHIR: the FastAPI routes under ``/fhir``.
+
+Routes only translate: read and limit the body, build a FhirRequest, hand it to the dispatcher
+(or the bundle processor) with a repository bound to the requester, render the response.
+Every route is declared explicitly so the OpenAPI document describes the real surface.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from zorgleefplan.access.policy import constraint_for
+from zorgleefplan.access.principal import DEVELOPMENT, Principal
+from zorgleefplan.errors import InvalidRequest
+from zorgleefplan.fhir.body import (
+    FORM,
+    JSON_PATCH,
+    JSON_TYPES,
+    check_format,
+    media_type,
+    parse_json,
+    read_body,
+    require_media_type,
+)
+from zorgleefplan.fhir.bundle import process_bundle
+from zorgleefplan.fhir.capability import capability_statement
+from zorgleefplan.fhir.dispatch import dispatch
+from zorgleefplan.fhir.interactions import Context
+from zorgleefplan.fhir.outcome import FHIR_JSON
+from zorgleefplan.fhir.repository import FhirServices, Repository
+from zorgleefplan.fhir.request import FhirRequest, FhirResponse, etag, http_date
+
+PREFIX = "/fhir"
+_CONTENT_TYPE = f"{FHIR_JSON}; charset=utf-8"
+_PATCH_TYPES = frozenset({JSON_PATCH, *JSON_TYPES})
+
+
+def get_services(request: Request) -> FhirServices:
+    services: FhirServices = request.app.state.services
+    return services
+
+
+def get_principal() -> Principal:
+    """The requester. Until the authorization server exists, the development principal."""
+    return DEVELOPMENT
+
+
+ServicesDep = Annotated[FhirServices, Depends(get_services)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def base_url(request: Request, services: FhirServices) -> str:
+    configured = services.settings.base_url
+    root = configured.rstrip("/") if configured else f"{request.url.scheme}://{request.url.netloc}"
+    return root + PREFIX
+
+
+async def _fhir_request(request: Request, path: str, services: FhirServices) -> FhirRequest:
+    settings = services.settings
+    params = tuple(request.query_params.multi_items())
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    check_format(request.query_params.get("_format"), headers.get("accept"))
+    body: Any = None
+    kind = ""
+    if request.method in ("POST", "PUT", "PATCH"):
+        raw = await read_body(request, settings.max_body_bytes)
+        is_search = path == "_search" or path.endswith("/_search")
+        if is_search and media_type(headers.get("content-type")) == FORM:
+            params = params + tuple(parse_qsl(raw.decode("utf-8", "replace"),
+                                              keep_blank_values=True))
+        elif is_search and not raw:
+            pass
+        else:
+            allowed = _PATCH_TYPES if request.method == "PATCH" else JSON_TYPES
+            kind = require_media_type(headers.get("content-type"), allowed)
+            body = parse_json(raw, settings.max_json_depth)
+    return FhirRequest(request.method, path, params, headers, body, kind)
+
+
+def render(resp: FhirResponse, base: str) -> Response:
+    headers = dict(resp.headers)
+    if resp.version is not None:
+        headers["ETag"] = etag(resp.version.version)
+        headers["Last-Modified"] = http_date(resp.version.last_updated)
+    if resp.location:
+        headers["Location"] = f"{base}/{resp.location}"
+        headers["Content-Location"] = headers["Location"]
+    if resp.status in (204, 304) or resp.body is None:
+        return Response(status_code=resp.status, headers=headers)
+    content = resp.body if isinstance(resp.body, bytes) else orjson.dumps(resp.body)
+    headers["Content-Type"] = _CONTENT_TYPE
+    return Response(content, status_code=resp.status, headers=headers)
+
+
+async def handle(request: Request, services: FhirServices, principal: Principal) -> Response:
+    path = request.url.path[len(PREFIX):].strip("/")
+    base = base_url(request, services)
+    req = await _fhir_request(request, path, services)
+    repo = Repository(services, principal, constraint_for(principal))
+    ctx = Context(repo=repo, base=base)
+    if path == "metadata" and request.method == "GET":
+        statement = capability_statement(services.registry, base, services.started)
+        return render(FhirResponse(200, body=statement), base)
+    if path == "" and request.method == "POST":
+        if req.body is None:
+            raise InvalidRequest("POST to the base needs a batch or transaction Bundle")
+        return render(await process_bundle(req.body, req, ctx), base)
+    return render(await dispatch(req, ctx), base)
+
+
+async def endpoint(request: Request, services: ServicesDep, principal: PrincipalDep) -> Response:
+    return await handle(request, services, principal)
+
+
+_ROUTES: list[tuple[str, list[str], str]] = [
+    ("/metadata", ["GET"], "CapabilityStatement of this server"),
+    ("", ["GET", "POST"], "System search (GET) or batch/transaction bundle (POST)"),
+    ("/_search", ["POST"], "System search with form-encoded parameters"),
+    ("/_history", ["GET"], "System history"),
+    ("/{resource_type}", ["GET", "POST", "PUT", "PATCH", "DELETE"],
+     "Search, create, conditional update/patch/delete"),
+    ("/{resource_type}/_search", ["POST"], "Type search with form-encoded parameters"),
+    ("/{resource_type}/_history", ["GET"], "Type history"),
+    ("/{resource_type}/{id}", ["GET", "PUT", "PATCH", "DELETE"], "Read, update, patch, delete"),
+    ("/{resource_type}/{id}/_history", ["GET"], "Instance history"),
+    ("/{resource_type}/{id}/_history/{version_id}", ["GET"], "Version read"),
+]
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["FHIR"])
+    for path, methods, summary in _ROUTES:
+        router.add_api_route(
+            path or "",
+            endpoint,
+            methods=methods,
+            summary=summary,
+            name=f"fhir{path or '_base'}",
+            response_class=Response,
+            responses={200: {"content": {FHIR_JSON: {}}}},
+        )
+    return router

@@ -1,0 +1,104 @@
+"""The CapabilityStatement, built from what the server actually supports.
+
+Types come from the served set, search parameters from the same registry the parser uses, and
+interactions from the dispatcher's table, so the statement cannot drift from behaviour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zorgleefplan import __version__
+from zorgleefplan.fhir.resource_types import SUPPORTED_TYPES
+from zorgleefplan.fhir.search.parameters import SearchParameterRegistry
+
+TYPE_INTERACTIONS = (
+    "read",
+    "vread",
+    "update",
+    "patch",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+    "search-type",
+)
+SYSTEM_INTERACTIONS = ("transaction", "batch", "search-system", "history-system")
+
+_COMMON_SEARCH = (
+    ("_id", "token", "http://hl7.org/fhir/SearchParameter/Resource-id", "Logical id"),
+    ("_lastUpdated", "date", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated",
+     "When the resource version last changed"),
+)
+
+
+def _search_params(registry: SearchParameterRegistry, type_: str) -> list[dict[str, Any]]:
+    params = [
+        {"name": name, "definition": url, "type": kind, "documentation": doc}
+        for name, kind, url, doc in _COMMON_SEARCH
+    ]
+    for code, sp in sorted(registry.for_type(type_).items()):
+        params.append(
+            {"name": code, "definition": sp.url, "type": sp.type, "documentation": sp.description}
+        )
+    return params
+
+
+def capability_statement(registry: SearchParameterRegistry, base: str, software_date: str
+                         ) -> dict[str, Any]:
+    resources = []
+    for type_ in SUPPORTED_TYPES:
+        refs = sorted(
+            f"{type_}:{code}" for code, sp in registry.for_type(type_).items()
+            if sp.type == "reference"
+        )
+        revs = sorted(
+            f"{other}:{code}"
+            for other in SUPPORTED_TYPES
+            for code, sp in registry.for_type(other).items()
+            if sp.type == "reference" and (not sp.targets or type_ in sp.targets)
+        )
+        resources.append(
+            {
+                "type": type_,
+                "profile": f"http://hl7.org/fhir/StructureDefinition/{type_}",
+                "interaction": [{"code": c} for c in TYPE_INTERACTIONS],
+                "versioning": "versioned-update",
+                "readHistory": True,
+                "updateCreate": True,
+                "conditionalCreate": True,
+                "conditionalRead": "full-support",
+                "conditionalUpdate": True,
+                "conditionalDelete": "single",
+                "referencePolicy": ["literal", "enforced", "local"],
+                "searchInclude": ["*", *refs],
+                "searchRevInclude": revs,
+                "searchParam": _search_params(registry, type_),
+            }
+        )
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": software_date,
+        "publisher": "Zorgleefplan",
+        "kind": "instance",
+        "software": {"name": "Zorgleefplan", "version": __version__},
+        "implementation": {
+            "description": "Zorgleefplan: the client-owned persoonlijk zorgleefplan",
+            "url": base,
+        },
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "patchFormat": ["application/json-patch+json", "application/fhir+json"],
+        "rest": [
+            {
+                "mode": "server",
+                "resource": resources,
+                "interaction": [{"code": c} for c in SYSTEM_INTERACTIONS],
+                "searchParam": [
+                    {"name": name, "definition": url, "type": kind, "documentation": doc}
+                    for name, kind, url, doc in _COMMON_SEARCH
+                ],
+            }
+        ],
+    }

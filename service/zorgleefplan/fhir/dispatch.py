@@ -1,0 +1,96 @@
+"""Route a FhirRequest to its interaction by method and path (relative to the FHIR base)."""
+
+from __future__ import annotations
+
+import re
+
+from zorgleefplan.errors import InvalidRequest, MethodNotAllowed, NotSupported, UnknownResourceType
+from zorgleefplan.fhir import interactions as i
+from zorgleefplan.fhir.interactions import Context
+from zorgleefplan.fhir.request import FhirRequest, FhirResponse
+from zorgleefplan.fhir.resource_types import SUPPORTED, SUPPORTED_TYPES
+
+_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+def _check_type(type_: str) -> str:
+    if type_ not in SUPPORTED:
+        raise UnknownResourceType(
+            f"resource type {type_!r} is not served here; supported types: "
+            + ", ".join(SUPPORTED_TYPES)
+        )
+    return type_
+
+
+def _check_id(id_: str) -> str:
+    if not _ID.match(id_):
+        raise InvalidRequest(f"{id_!r} is not a valid resource id", expression=["id"])
+    return id_
+
+
+def _refuse(method: str, allowed: str) -> MethodNotAllowed:
+    return MethodNotAllowed(f"{method} is not allowed here; allowed: {allowed}")
+
+
+async def dispatch(req: FhirRequest, ctx: Context) -> FhirResponse:
+    """Perform one interaction. Bundles are handled by the caller (see fhir/bundle.py)."""
+    parts = [p for p in req.path.split("/") if p] if req.path else []
+    method = req.method
+    if any(p.startswith("$") for p in parts):
+        raise NotSupported(f"operation {next(p for p in parts if p.startswith('$'))} is not supported")
+    match parts:
+        case []:
+            if method == "GET":
+                return await i.search(req, ctx, None)
+            raise _refuse(method, "GET, and POST for batch/transaction bundles")
+        case ["_search"]:
+            if method == "POST":
+                return await i.search(req, ctx, None)
+            raise _refuse(method, "POST")
+        case ["_history"]:
+            if method == "GET":
+                return await i.history(req, ctx)
+            raise _refuse(method, "GET")
+        case [type_]:
+            _check_type(type_)
+            handler = {
+                "GET": i.search,
+                "POST": i.create,
+                "PUT": i.conditional_update,
+                "PATCH": i.conditional_patch,
+                "DELETE": i.conditional_delete,
+            }.get(method)
+            if handler is None:
+                raise _refuse(method, "GET, POST, PUT, PATCH, DELETE")
+            return await handler(req, ctx, type_)
+        case [type_, "_search"]:
+            _check_type(type_)
+            if method == "POST":
+                return await i.search(req, ctx, type_)
+            raise _refuse(method, "POST")
+        case [type_, "_history"]:
+            _check_type(type_)
+            if method == "GET":
+                return await i.history(req, ctx, type_)
+            raise _refuse(method, "GET")
+        case [type_, id_]:
+            _check_type(type_)
+            _check_id(id_)
+            instance = {"GET": i.read, "PUT": i.update, "PATCH": i.patch, "DELETE": i.delete}
+            handler = instance.get(method)
+            if handler is None:
+                raise _refuse(method, "GET, PUT, PATCH, DELETE")
+            return await handler(req, ctx, type_, id_)
+        case [type_, id_, "_history"]:
+            _check_type(type_)
+            _check_id(id_)
+            if method == "GET":
+                return await i.history(req, ctx, type_, id_)
+            raise _refuse(method, "GET")
+        case [type_, id_, "_history", vid]:
+            _check_type(type_)
+            _check_id(id_)
+            if method == "GET":
+                return await i.vread(req, ctx, type_, id_, vid)
+            raise _refuse(method, "GET")
+    raise InvalidRequest(f"/{req.path} is not a FHIR endpoint of this server")

@@ -1,0 +1,268 @@
+"""The repository: the store bound to one principal's access constraint, plus the write pipeline.
+
+Every interaction, bundle entry and operation goes through a Repository built for the requester
+(the ``getRepoForLogin`` pattern): reads and searches carry the access constraint into the store
+query, and writes run validate → check references → stamp meta → extract index values → store,
+all inside one store transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from zorgleefplan.access.principal import Principal
+from zorgleefplan.config import Settings
+from zorgleefplan.errors import (
+    InvalidResource,
+    ResourceGone,
+    ResourceNotFound,
+    VersionConflict,
+)
+from zorgleefplan.fhir.resource_types import SUPPORTED
+from zorgleefplan.fhir.search.extract import IndexExtractor
+from zorgleefplan.fhir.search.parameters import SearchParameterRegistry
+from zorgleefplan.fhir.validation import ResourceValidator
+from zorgleefplan.store.model import (
+    AccessConstraint,
+    NewVersion,
+    Page,
+    SearchPage,
+    SearchQuery,
+    StoredVersion,
+)
+from zorgleefplan.store.port import HistoryPage, HistoryQuery, Reader, Store, Transaction
+
+
+@dataclass(frozen=True)
+class FhirServices:
+    """What every interaction needs, built once per application by ``create_app``."""
+
+    settings: Settings
+    store: Store
+    registry: SearchParameterRegistry
+    validator: ResourceValidator
+    extractor: IndexExtractor
+    started: str  # when this process started serving (CapabilityStatement.date)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def instant(micros: int) -> str:
+    """A FHIR instant with microseconds, in UTC."""
+    moment = datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class _PendingReferences:
+    """References whose targets must exist when the transaction commits."""
+
+    keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (type, id) -> path
+
+
+class Repository:
+    def __init__(
+        self,
+        services: FhirServices,
+        principal: Principal,
+        access: AccessConstraint,
+        tx: Transaction | None = None,
+        pending: _PendingReferences | None = None,
+    ) -> None:
+        self.services = services
+        self.principal = principal
+        self.access = access
+        self._tx = tx
+        self._pending = pending
+        self._reader: Reader = tx if tx is not None else services.store
+
+    # ------------------------------------------------------------------ transactions
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Repository]:
+        """A repository whose writes all land in one store transaction (bundles use this).
+
+        Reference checks are deferred to the end, so entries may refer to each other in any
+        order."""
+        if self._tx is not None:
+            yield self
+            return
+        async with self.services.store.transaction() as tx:
+            pending = _PendingReferences()
+            bound = Repository(self.services, self.principal, self.access, tx, pending)
+            yield bound
+            await bound._check_references(pending.keys)
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[Transaction]:
+        if self._tx is not None:
+            yield self._tx
+            return
+        async with self.services.store.transaction() as tx:
+            yield tx
+
+    # ------------------------------------------------------------------ reads
+
+    async def read(self, type_: str, id_: str) -> StoredVersion:
+        """The current version; ResourceGone when deleted, ResourceNotFound when absent or not
+        visible (the two look the same to the requester)."""
+        found = await self._reader.read(type_, id_, self.access)
+        if found is None:
+            raise ResourceNotFound(f"{type_}/{id_} is not known")
+        if found.deleted:
+            raise ResourceGone(f"{type_}/{id_} has been deleted")
+        return found
+
+    async def current(self, type_: str, id_: str) -> StoredVersion | None:
+        """The current version or tombstone, or None; never raises for absence."""
+        return await self._reader.read(type_, id_, self.access)
+
+    async def vread(self, type_: str, id_: str, version: int) -> StoredVersion:
+        found = await self._reader.read_version(type_, id_, version, self.access)
+        if found is None:
+            raise ResourceNotFound(f"{type_}/{id_} has no version {version}")
+        if found.deleted:
+            raise ResourceGone(f"version {version} of {type_}/{id_} is a deletion")
+        return found
+
+    async def search(self, query: SearchQuery, page: Page, *, total: bool = False) -> SearchPage:
+        return await self._reader.search(query, page, self.access, total=total)
+
+    async def count(self, query: SearchQuery) -> int:
+        return await self._reader.count(query, self.access)
+
+    async def include(
+        self, sources: Sequence[tuple[str, str]], param: str, target_type: str | None
+    ) -> list[StoredVersion]:
+        return await self._reader.include(sources, param, target_type, self.access)
+
+    async def revinclude(
+        self, targets: Sequence[tuple[str, str]], source_type: str, param: str
+    ) -> list[StoredVersion]:
+        return await self._reader.revinclude(targets, source_type, param, self.access)
+
+    async def history(self, query: HistoryQuery, count: int, *, total: bool) -> HistoryPage:
+        return await self._reader.history(query, count, self.access, total=total)
+
+    # ------------------------------------------------------------------ writes
+
+    async def create(self, resource: dict[str, Any], id_: str | None = None) -> StoredVersion:
+        """Create with a server-assigned id (or the id a transaction pre-assigned)."""
+        type_ = resource["resourceType"]
+        async with self._writing() as tx:
+            return await self._store(tx, resource, type_, id_ or new_id(), 1, "POST", None)
+
+    async def update(
+        self, type_: str, id_: str, resource: dict[str, Any], if_match: int | None = None,
+        method: str = "PUT",
+    ) -> tuple[StoredVersion, bool]:
+        """Update, or create with the client's id. Returns (version, created)."""
+        async with self._writing() as tx:
+            current = await tx.read(type_, id_, self.access)
+            if if_match is not None and (current is None or current.version != if_match):
+                have = "no current version" if current is None else f"version {current.version}"
+                raise VersionConflict(
+                    f"If-Match asked for version {if_match} of {type_}/{id_}, which has {have}"
+                )
+            if current is None and await self._exists_hidden(tx, type_, id_):
+                # Somebody else's resource: the requester may not see it, so it may not be
+                # overwritten either; refuse exactly as for a missing version precondition.
+                raise ResourceNotFound(f"{type_}/{id_} cannot be written")
+            version = 1 if current is None else current.version + 1
+            created = current is None or current.deleted
+            stored = await self._store(tx, resource, type_, id_, version, method,
+                                       current.compartment if current else None)
+            return stored, created
+
+    async def delete(self, type_: str, id_: str, if_match: int | None = None
+                     ) -> StoredVersion | None:
+        """Delete; returns the tombstone, or None when it was already deleted."""
+        async with self._writing() as tx:
+            current = await tx.read(type_, id_, self.access)
+            if current is None:
+                raise ResourceNotFound(f"{type_}/{id_} is not known")
+            if if_match is not None and current.version != if_match:
+                raise VersionConflict(
+                    f"If-Match asked for version {if_match} of {type_}/{id_}, "
+                    f"which is at version {current.version}"
+                )
+            if current.deleted:
+                return None
+            return await tx.write(
+                NewVersion(type_, id_, current.version + 1, "DELETE", None, current.compartment)
+            )
+
+    async def _exists_hidden(self, tx: Transaction, type_: str, id_: str) -> bool:
+        if self.access.is_unrestricted:
+            return False
+        return await tx.read(type_, id_, AccessConstraint.unrestricted()) is not None
+
+    async def _store(
+        self,
+        tx: Transaction,
+        resource: dict[str, Any],
+        type_: str,
+        id_: str,
+        version: int,
+        method: str,
+        previous_compartment: str | None,
+    ) -> StoredVersion:
+        if not isinstance(resource.get("meta", {}), dict):
+            raise InvalidResource("meta must be an object", expression=[f"{type_}.meta"])
+        stamped = _stamp(resource, id_, version, instant(tx.timestamp))
+        report = self.services.validator.validate(stamped)
+        await self._require_references(tx, report.references)
+        index = self.services.extractor.extract(stamped)
+        compartment = self.services.extractor.compartment(stamped, index)
+        body = orjson.dumps(stamped)
+        return await tx.write(NewVersion(type_, id_, version, method, body, compartment, index))
+
+    async def _require_references(self, tx: Transaction, references: Sequence[Any]) -> None:
+        keys = {
+            (ref.type, ref.id): ref.path for ref in references if ref.type in SUPPORTED
+        }
+        if not keys:
+            return
+        if self._pending is not None:
+            for key, path in keys.items():
+                self._pending.keys.setdefault(key, path)
+            return
+        await self._check_references(keys, tx)
+
+    async def _check_references(
+        self, keys: dict[tuple[str, str], str], reader: Reader | None = None
+    ) -> None:
+        if not keys:
+            return
+        found = await (reader or self._reader).existing(list(keys), self.access)
+        missing = [(key, path) for key, path in keys.items() if key not in found]
+        if missing:
+            errors = [
+                InvalidResource(f"reference {t}/{i} does not resolve to a known resource",
+                                expression=[path], issue_code="not-found")
+                for (t, i), path in missing
+            ]
+            first = errors[0]
+            raise InvalidResource(first.diagnostics, expression=first.expression,
+                                  issue_code="not-found", issues=errors[1:])
+
+
+def _stamp(resource: dict[str, Any], id_: str, version: int, last_updated: str) -> dict[str, Any]:
+    """A copy with server-owned fields set: id, meta.versionId, meta.lastUpdated (first keys)."""
+    meta = dict(resource.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = last_updated
+    stamped: dict[str, Any] = {"resourceType": resource["resourceType"], "id": id_, "meta": meta}
+    for key, value in resource.items():
+        if key not in stamped:
+            stamped[key] = value
+    return stamped
