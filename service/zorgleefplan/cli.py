@@ -26,13 +26,20 @@ def _serve(args: argparse.Namespace) -> int:
 
         for key, value in overrides.items():
             os.environ[f"ZLP_{key.upper()}"] = str(value)
-        uvicorn.run("zorgleefplan.app:create_app", factory=True, host=settings.host,
-                    port=settings.port, workers=args.workers, log_level=args.log_level)
+        uvicorn.run(
+            "zorgleefplan.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=args.workers,
+            log_level=args.log_level,
+        )
         return 0
     from zorgleefplan.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=args.log_level)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level
+    )
     return 0
 
 

@@ -71,8 +71,9 @@ async def _fhir_request(request: Request, path: str, services: FhirServices) -> 
         raw = await read_body(request, settings.max_body_bytes)
         is_search = path == "_search" or path.endswith("/_search")
         if is_search and media_type(headers.get("content-type")) == FORM:
-            params = params + tuple(parse_qsl(raw.decode("utf-8", "replace"),
-                                              keep_blank_values=True))
+            params = params + tuple(
+                parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+            )
         elif is_search and not raw:
             pass
         else:
@@ -98,7 +99,7 @@ def render(resp: FhirResponse, base: str) -> Response:
 
 
 async def handle(request: Request, services: FhirServices, principal: Principal) -> Response:
-    path = request.url.path[len(PREFIX):].strip("/")
+    path = request.url.path[len(PREFIX) :].strip("/")
     base = base_url(request, services)
     req = await _fhir_request(request, path, services)
     repo = Repository(services, principal, constraint_for(principal))
@@ -122,8 +123,11 @@ _ROUTES: list[tuple[str, list[str], str]] = [
     ("", ["GET", "POST"], "System search (GET) or batch/transaction bundle (POST)"),
     ("/_search", ["POST"], "System search with form-encoded parameters"),
     ("/_history", ["GET"], "System history"),
-    ("/{resource_type}", ["GET", "POST", "PUT", "PATCH", "DELETE"],
-     "Search, create, conditional update/patch/delete"),
+    (
+        "/{resource_type}",
+        ["GET", "POST", "PUT", "PATCH", "DELETE"],
+        "Search, create, conditional update/patch/delete",
+    ),
     ("/{resource_type}/_search", ["POST"], "Type search with form-encoded parameters"),
     ("/{resource_type}/_history", ["GET"], "Type history"),
     ("/{resource_type}/{id}", ["GET", "PUT", "PATCH", "DELETE"], "Read, update, patch, delete"),

@@ -79,4 +79,6 @@ def check_format(format_param: str | None, accept: str | None) -> None:
     if accept:
         kinds = [media_type(part) for part in accept.split(",")]
         if not any(k in JSON_TYPES or k in ("*/*", "application/*", "") for k in kinds):
-            raise NotAcceptable(f"cannot produce {accept}; this server speaks application/fhir+json")
+            raise NotAcceptable(
+                f"cannot produce {accept}; this server speaks application/fhir+json"
+            )

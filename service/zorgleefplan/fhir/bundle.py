@@ -52,34 +52,39 @@ def _check_bundle(bundle: Any, ctx: Context) -> tuple[str, list[dict[str, Any]]]
         raise InvalidRequest("POST to the base needs a Bundle of type batch or transaction")
     kind = bundle.get("type")
     if kind not in ("batch", "transaction"):
-        raise InvalidRequest(f"Bundle.type must be batch or transaction, not {kind!r}",
-                             expression=["Bundle.type"])
+        raise InvalidRequest(
+            f"Bundle.type must be batch or transaction, not {kind!r}", expression=["Bundle.type"]
+        )
     entries = bundle.get("entry", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise InvalidRequest("Bundle.entry must be a list of objects", expression=["Bundle.entry"])
     limit = ctx.repo.services.settings.max_bundle_entries
     if len(entries) > limit:
-        raise InvalidRequest(f"a bundle may hold at most {limit} entries",
-                             expression=["Bundle.entry"])
+        raise InvalidRequest(
+            f"a bundle may hold at most {limit} entries", expression=["Bundle.entry"]
+        )
     return kind, entries
 
 
-def _entry_request(entry: dict[str, Any], index: int, outer: FhirRequest, base: str
-                   ) -> FhirRequest:
+def _entry_request(entry: dict[str, Any], index: int, outer: FhirRequest, base: str) -> FhirRequest:
     where = f"Bundle.entry[{index}]"
     request = entry.get("request")
     if not isinstance(request, dict):
         raise InvalidRequest(f"{where}.request is missing", expression=[f"{where}.request"])
     method, url = request.get("method"), request.get("url")
     if method not in _ORDER or not isinstance(url, str) or not url:
-        raise InvalidRequest(f"{where}.request needs a method ({', '.join(_ORDER)}) and a url",
-                             expression=[f"{where}.request"])
+        raise InvalidRequest(
+            f"{where}.request needs a method ({', '.join(_ORDER)}) and a url",
+            expression=[f"{where}.request"],
+        )
     if url.startswith(base + "/"):
         url = url[len(base) + 1 :]
     split = urlsplit(url)
     if split.scheme or split.netloc:
-        raise InvalidRequest(f"{where}.request.url must be relative to this server",
-                             expression=[f"{where}.request.url"])
+        raise InvalidRequest(
+            f"{where}.request.url must be relative to this server",
+            expression=[f"{where}.request.url"],
+        )
     headers = {h: request[k] for k, h in _ENTRY_HEADERS.items() if isinstance(request.get(k), str)}
     if "prefer" in outer.headers:
         headers["prefer"] = outer.headers["prefer"]
@@ -155,8 +160,9 @@ async def _conditional_create_match(req: FhirRequest, ctx: Context) -> str | Non
     return page.rows[0].id if len(page.rows) == 1 else None
 
 
-async def _resolve_conditional_references(requests: list[FhirRequest], ctx: Context
-                                          ) -> dict[str, str]:
+async def _resolve_conditional_references(
+    requests: list[FhirRequest], ctx: Context
+) -> dict[str, str]:
     """``Patient?identifier=x`` used as a reference resolves to the one match, or fails."""
     found: dict[str, str] = {}
     for req in requests:
@@ -222,11 +228,14 @@ def _response_entry(resp: FhirResponse, base: str) -> bytes:
             (b'"fullUrl":', b",")
         )
     body = resp.body
-    if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome" and resp.status >= 400:
+    if (
+        isinstance(body, dict)
+        and body.get("resourceType") == "OperationOutcome"
+        and resp.status >= 400
+    ):
         response["outcome"] = body
         body = None
     resource = b""
     if body is not None:
         resource = b'"resource":' + (body if isinstance(body, bytes) else orjson.dumps(body)) + b","
     return head + resource + b'"response":' + orjson.dumps(response) + b"}"
-

@@ -27,8 +27,12 @@ SYSTEM_INTERACTIONS = ("transaction", "batch", "search-system", "history-system"
 
 _COMMON_SEARCH = (
     ("_id", "token", "http://hl7.org/fhir/SearchParameter/Resource-id", "Logical id"),
-    ("_lastUpdated", "date", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated",
-     "When the resource version last changed"),
+    (
+        "_lastUpdated",
+        "date",
+        "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated",
+        "When the resource version last changed",
+    ),
 )
 
 
@@ -44,12 +48,14 @@ def _search_params(registry: SearchParameterRegistry, type_: str) -> list[dict[s
     return params
 
 
-def capability_statement(registry: SearchParameterRegistry, base: str, software_date: str
-                         ) -> dict[str, Any]:
+def capability_statement(
+    registry: SearchParameterRegistry, base: str, software_date: str
+) -> dict[str, Any]:
     resources = []
     for type_ in SUPPORTED_TYPES:
         refs = sorted(
-            f"{type_}:{code}" for code, sp in registry.for_type(type_).items()
+            f"{type_}:{code}"
+            for code, sp in registry.for_type(type_).items()
             if sp.type == "reference"
         )
         revs = sorted(

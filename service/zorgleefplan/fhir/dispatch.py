@@ -37,7 +37,9 @@ async def dispatch(req: FhirRequest, ctx: Context) -> FhirResponse:
     parts = [p for p in req.path.split("/") if p] if req.path else []
     method = req.method
     if any(p.startswith("$") for p in parts):
-        raise NotSupported(f"operation {next(p for p in parts if p.startswith('$'))} is not supported")
+        raise NotSupported(
+            f"operation {next(p for p in parts if p.startswith('$'))} is not supported"
+        )
     match parts:
         case []:
             if method == "GET":

@@ -288,7 +288,8 @@ async def search(req: FhirRequest, ctx: Context, type_: str | None) -> FhirRespo
         return FhirResponse(200, body=bundle_bytes("searchset", [], total=total, links=links))
 
     page = await repo.search(
-        request.query, Page(count=request.count, after=tuple(after) if after else None),
+        request.query,
+        Page(count=request.count, after=tuple(after) if after else None),
         total=request.total == "accurate",
     )
     if page.next_after is not None:
@@ -363,8 +364,9 @@ async def history(
                 if not isinstance(before, int):
                     raise ValueError("cursor")
             elif key not in _RESULT_PARAMS and not req.lenient:
-                raise InvalidRequest(f"history does not support the parameter {key}",
-                                     expression=[key])
+                raise InvalidRequest(
+                    f"history does not support the parameter {key}", expression=[key]
+                )
         except ValueError as exc:
             raise InvalidRequest(f"{key}={value} is not valid: {exc}", expression=[key]) from None
     if type_ and id_:
@@ -380,7 +382,13 @@ async def history(
     params = [(k, v) for k, v in req.params if k != "_cursor"]
     links = [("self", link_url(ctx.base, path, req.params))]
     if page.next_before_seq is not None:
-        links.append(("next", link_url(ctx.base, path, [*params, ("_cursor", encode_cursor([page.next_before_seq]))])))
+        links.append(
+            (
+                "next",
+                link_url(
+                    ctx.base, path, [*params, ("_cursor", encode_cursor([page.next_before_seq]))]
+                ),
+            )
+        )
     entries = history_entries(ctx.base, page.rows)
     return FhirResponse(200, body=bundle_bytes("history", entries, total=page.total, links=links))
-

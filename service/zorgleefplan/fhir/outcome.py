@@ -20,8 +20,9 @@ log = logging.getLogger("zorgleefplan")
 _HTTP_ISSUE_CODES = {404: "not-found", 405: "not-supported", 413: "too-costly"}
 
 
-def issue(severity: str, code: str, diagnostics: str, expression: list[str] | None = None
-          ) -> dict[str, Any]:
+def issue(
+    severity: str, code: str, diagnostics: str, expression: list[str] | None = None
+) -> dict[str, Any]:
     entry: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
     if expression:
         entry["expression"] = expression
@@ -34,7 +35,9 @@ def operation_outcome(issues: list[dict[str, Any]]) -> dict[str, Any]:
 
 def outcome_for_error(error: ZlpError) -> dict[str, Any]:
     issues = [issue(error.severity, error.issue_code, error.diagnostics, error.expression)]
-    issues.extend(issue(e.severity, e.issue_code, e.diagnostics, e.expression) for e in error.issues)
+    issues.extend(
+        issue(e.severity, e.issue_code, e.diagnostics, e.expression) for e in error.issues
+    )
     return operation_outcome(issues)
 
 
@@ -42,8 +45,9 @@ def information(diagnostics: str) -> dict[str, Any]:
     return operation_outcome([issue("information", "informational", diagnostics)])
 
 
-def fhir_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-                  ) -> Response:
+def fhir_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type=FHIR_JSON, headers=headers)
 
 
@@ -69,8 +73,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
         issues = [
-            issue("error", "invalid", str(e.get("msg", "invalid value")),
-                  [".".join(str(p) for p in e.get("loc", ()))])
+            issue(
+                "error",
+                "invalid",
+                str(e.get("msg", "invalid value")),
+                [".".join(str(p) for p in e.get("loc", ()))],
+            )
             for e in exc.errors()
         ]
         return fhir_response(400, operation_outcome(issues))

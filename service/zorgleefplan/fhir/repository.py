@@ -162,7 +162,11 @@ class Repository:
             return await self._store(tx, resource, type_, id_ or new_id(), 1, "POST", None)
 
     async def update(
-        self, type_: str, id_: str, resource: dict[str, Any], if_match: int | None = None,
+        self,
+        type_: str,
+        id_: str,
+        resource: dict[str, Any],
+        if_match: int | None = None,
         method: str = "PUT",
     ) -> tuple[StoredVersion, bool]:
         """Update, or create with the client's id. Returns (version, created)."""
@@ -179,12 +183,14 @@ class Repository:
                 raise ResourceNotFound(f"{type_}/{id_} cannot be written")
             version = 1 if current is None else current.version + 1
             created = current is None or current.deleted
-            stored = await self._store(tx, resource, type_, id_, version, method,
-                                       current.compartment if current else None)
+            stored = await self._store(
+                tx, resource, type_, id_, version, method, current.compartment if current else None
+            )
             return stored, created
 
-    async def delete(self, type_: str, id_: str, if_match: int | None = None
-                     ) -> StoredVersion | None:
+    async def delete(
+        self, type_: str, id_: str, if_match: int | None = None
+    ) -> StoredVersion | None:
         """Delete; returns the tombstone, or None when it was already deleted."""
         async with self._writing() as tx:
             current = await tx.read(type_, id_, self.access)
@@ -227,9 +233,7 @@ class Repository:
         return await tx.write(NewVersion(type_, id_, version, method, body, compartment, index))
 
     async def _require_references(self, tx: Transaction, references: Sequence[Any]) -> None:
-        keys = {
-            (ref.type, ref.id): ref.path for ref in references if ref.type in SUPPORTED
-        }
+        keys = {(ref.type, ref.id): ref.path for ref in references if ref.type in SUPPORTED}
         if not keys:
             return
         if self._pending is not None:
@@ -247,13 +251,20 @@ class Repository:
         missing = [(key, path) for key, path in keys.items() if key not in found]
         if missing:
             errors = [
-                InvalidResource(f"reference {t}/{i} does not resolve to a known resource",
-                                expression=[path], issue_code="not-found")
+                InvalidResource(
+                    f"reference {t}/{i} does not resolve to a known resource",
+                    expression=[path],
+                    issue_code="not-found",
+                )
                 for (t, i), path in missing
             ]
             first = errors[0]
-            raise InvalidResource(first.diagnostics, expression=first.expression,
-                                  issue_code="not-found", issues=errors[1:])
+            raise InvalidResource(
+                first.diagnostics,
+                expression=first.expression,
+                issue_code="not-found",
+                issues=errors[1:],
+            )
 
 
 def _stamp(resource: dict[str, Any], id_: str, version: int, last_updated: str) -> dict[str, Any]:

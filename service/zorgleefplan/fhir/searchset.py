@@ -35,10 +35,11 @@ def decode_cursor(token: str | None, length: int | None = None) -> list[Any] | N
     try:
         values = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError):
-        raise InvalidRequest("_cursor is not a cursor this server issued",
-                             expression=["_cursor"]) from None
+        raise InvalidRequest(
+            "_cursor is not a cursor this server issued", expression=["_cursor"]
+        ) from None
     ok = isinstance(values, list) and all(
-        v is None or isinstance(v, str | int | float) and not isinstance(v, bool) for v in values
+        v is None or (isinstance(v, str | int | float) and not isinstance(v, bool)) for v in values
     )
     if not ok or (length is not None and len(values) != length):
         raise InvalidRequest("_cursor does not belong to this search", expression=["_cursor"])
@@ -112,12 +113,17 @@ def search_entries(
     outcome: dict[str, Any] | None = None,
 ) -> list[bytes]:
     entries = [
-        _entry(f"{base}/{v.type}/{v.id}", shaper.shape(v.body or b"{}"), {"search": {"mode": "match"}})
+        _entry(
+            f"{base}/{v.type}/{v.id}", shaper.shape(v.body or b"{}"), {"search": {"mode": "match"}}
+        )
         for v in matches
     ]
     entries.extend(
-        _entry(f"{base}/{v.type}/{v.id}", shaper.shape(v.body or b"{}"),
-               {"search": {"mode": "include"}})
+        _entry(
+            f"{base}/{v.type}/{v.id}",
+            shaper.shape(v.body or b"{}"),
+            {"search": {"mode": "include"}},
+        )
         for v in included
     )
     if outcome is not None:

@@ -46,9 +46,7 @@ class HistoryPage:
 class Reader(Protocol):
     """Read operations, available on the store and inside a transaction."""
 
-    async def read(
-        self, type_: str, id_: str, access: AccessConstraint
-    ) -> StoredVersion | None:
+    async def read(self, type_: str, id_: str, access: AccessConstraint) -> StoredVersion | None:
         """The current version (a tombstone when deleted), or None when absent or hidden."""
         ...
 

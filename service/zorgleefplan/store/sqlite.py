@@ -123,12 +123,23 @@ CREATE INDEX IF NOT EXISTS idx_uri_value ON idx_uri (param, value);
 CREATE INDEX IF NOT EXISTS idx_uri_rid ON idx_uri (rid);
 """
 
-_INDEX_TABLES = ("idx_token", "idx_string", "idx_reference", "idx_date", "idx_quantity",
-                 "idx_number", "idx_uri")
+_INDEX_TABLES = (
+    "idx_token",
+    "idx_string",
+    "idx_reference",
+    "idx_date",
+    "idx_quantity",
+    "idx_number",
+    "idx_uri",
+)
 
 # Columns of a current resource row (alias r) joined to its version body (alias v).
-_CURRENT = "r.type, r.id, r.version, r.last_updated, r.deleted, v.body, r.seq, v.method, r.compartment"
-_VERSION = "v.type, v.id, v.version, v.last_updated, v.deleted, v.body, v.seq, v.method, v.compartment"
+_CURRENT = (
+    "r.type, r.id, r.version, r.last_updated, r.deleted, v.body, r.seq, v.method, r.compartment"
+)
+_VERSION = (
+    "v.type, v.id, v.version, v.last_updated, v.deleted, v.body, v.seq, v.method, v.compartment"
+)
 _VALUES_CHUNK = 400  # (type, id) pairs per VALUES list, well under SQLite's variable limit
 
 
@@ -163,8 +174,9 @@ def _chunks(items: Sequence[tuple[str, str]]) -> list[Sequence[tuple[str, str]]]
 
 
 def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                           cached_statements=512)
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, cached_statements=512
+    )
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA busy_timeout=10000")
@@ -177,8 +189,9 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
 # Shared by reader connections and the writer's transaction: one implementation per operation.
 
 
-def _read(conn: sqlite3.Connection, type_: str, id_: str, access: AccessConstraint
-          ) -> StoredVersion | None:
+def _read(
+    conn: sqlite3.Connection, type_: str, id_: str, access: AccessConstraint
+) -> StoredVersion | None:
     acc = compile_access(access, "r")
     row = conn.execute(
         f"SELECT {_CURRENT} FROM resource r JOIN resource_version v ON v.seq = r.seq "
@@ -188,8 +201,9 @@ def _read(conn: sqlite3.Connection, type_: str, id_: str, access: AccessConstrai
     return _row(row) if row else None
 
 
-def _read_version(conn: sqlite3.Connection, type_: str, id_: str, version: int,
-                  access: AccessConstraint) -> StoredVersion | None:
+def _read_version(
+    conn: sqlite3.Connection, type_: str, id_: str, version: int, access: AccessConstraint
+) -> StoredVersion | None:
     acc = compile_access(access, "v")
     row = conn.execute(
         f"SELECT {_VERSION} FROM resource_version v "
@@ -210,8 +224,9 @@ def _search_where(query: SearchQuery, access: AccessConstraint) -> Fragment:
     )
 
 
-def _search(conn: sqlite3.Connection, query: SearchQuery, page: Page, access: AccessConstraint,
-            total: bool) -> SearchPage:
+def _search(
+    conn: sqlite3.Connection, query: SearchQuery, page: Page, access: AccessConstraint, total: bool
+) -> SearchPage:
     where = _search_where(query, access)
     columns = compile_sort(query.sort, "r", query.types)
     sql_where, params = where.sql, list(where.params)
@@ -222,7 +237,9 @@ def _search(conn: sqlite3.Connection, query: SearchQuery, page: Page, access: Ac
     select_sort = ", ".join(c.sql for c in columns)
     sort_params = [p for c in columns for p in c.params]
     # Order by the selected sort columns' positions (after the nine row columns).
-    order = ", ".join(f"{10 + i} {'DESC' if c.descending else 'ASC'}" for i, c in enumerate(columns))
+    order = ", ".join(
+        f"{10 + i} {'DESC' if c.descending else 'ASC'}" for i, c in enumerate(columns)
+    )
     rows = conn.execute(
         f"SELECT {_CURRENT}, {select_sort} FROM resource r "
         f"JOIN resource_version v ON v.seq = r.seq WHERE {sql_where} "
@@ -241,12 +258,18 @@ def _search(conn: sqlite3.Connection, query: SearchQuery, page: Page, access: Ac
 
 
 def _count_where(conn: sqlite3.Connection, where: Fragment) -> int:
-    return conn.execute(f"SELECT COUNT(*) FROM resource r WHERE {where.sql}", where.params
-                        ).fetchone()[0]
+    return conn.execute(
+        f"SELECT COUNT(*) FROM resource r WHERE {where.sql}", where.params
+    ).fetchone()[0]
 
 
-def _include(conn: sqlite3.Connection, sources: Sequence[tuple[str, str]], param: str,
-             target_type: str | None, access: AccessConstraint) -> list[StoredVersion]:
+def _include(
+    conn: sqlite3.Connection,
+    sources: Sequence[tuple[str, str]],
+    param: str,
+    target_type: str | None,
+    access: AccessConstraint,
+) -> list[StoredVersion]:
     acc = compile_access(access, "r")
     found: dict[tuple[str, str], StoredVersion] = {}
     for chunk in _chunks(sources):
@@ -257,16 +280,25 @@ def _include(conn: sqlite3.Connection, sources: Sequence[tuple[str, str]], param
             f"JOIN resource_version v ON v.seq = r.seq "
             f"WHERE (s.type, s.id) IN (VALUES {_pairs(len(chunk))}) "
             f"AND x.param = s.type || '.' || ? {type_filter} AND r.deleted = 0 AND {acc.sql}",
-            (*[v for pair in chunk for v in pair], param,
-             *([target_type] if target_type else []), *acc.params),
+            (
+                *[v for pair in chunk for v in pair],
+                param,
+                *([target_type] if target_type else []),
+                *acc.params,
+            ),
         ).fetchall()
         for row in rows:
             found.setdefault((row[0], row[1]), _row(row))
     return list(found.values())
 
 
-def _revinclude(conn: sqlite3.Connection, targets: Sequence[tuple[str, str]], source_type: str,
-                param: str, access: AccessConstraint) -> list[StoredVersion]:
+def _revinclude(
+    conn: sqlite3.Connection,
+    targets: Sequence[tuple[str, str]],
+    source_type: str,
+    param: str,
+    access: AccessConstraint,
+) -> list[StoredVersion]:
     acc = compile_access(access, "r")
     found: dict[tuple[str, str], StoredVersion] = {}
     for chunk in _chunks(targets):
@@ -275,16 +307,16 @@ def _revinclude(conn: sqlite3.Connection, targets: Sequence[tuple[str, str]], so
             f"JOIN resource_version v ON v.seq = r.seq "
             f"WHERE x.param = ? AND (x.target_type, x.target_id) IN "
             f"(VALUES {_pairs(len(chunk))}) AND r.deleted = 0 AND {acc.sql}",
-            (param_key(source_type, param), *[v for pair in chunk for v in pair],
-             *acc.params),
+            (param_key(source_type, param), *[v for pair in chunk for v in pair], *acc.params),
         ).fetchall()
         for row in rows:
             found.setdefault((row[0], row[1]), _row(row))
     return list(found.values())
 
 
-def _existing(conn: sqlite3.Connection, keys: Sequence[tuple[str, str]],
-              access: AccessConstraint) -> set[tuple[str, str]]:
+def _existing(
+    conn: sqlite3.Connection, keys: Sequence[tuple[str, str]], access: AccessConstraint
+) -> set[tuple[str, str]]:
     acc = compile_access(access, "r")
     found: set[tuple[str, str]] = set()
     for chunk in _chunks(list(dict.fromkeys(keys))):
@@ -297,8 +329,9 @@ def _existing(conn: sqlite3.Connection, keys: Sequence[tuple[str, str]],
     return found
 
 
-def _history(conn: sqlite3.Connection, query: HistoryQuery, count: int,
-             access: AccessConstraint, total: bool) -> HistoryPage:
+def _history(
+    conn: sqlite3.Connection, query: HistoryQuery, count: int, access: AccessConstraint, total: bool
+) -> HistoryPage:
     clauses: list[str] = []
     params: list[Any] = []
     if query.type is not None:
@@ -322,16 +355,16 @@ def _history(conn: sqlite3.Connection, query: HistoryQuery, count: int,
         page_where += " AND v.seq < ?"
         page_params.append(query.before_seq)
     rows = conn.execute(
-        f"SELECT {_VERSION} FROM resource_version v WHERE {page_where} "
-        f"ORDER BY v.seq DESC LIMIT ?",
+        f"SELECT {_VERSION} FROM resource_version v WHERE {page_where} ORDER BY v.seq DESC LIMIT ?",
         (*page_params, count + 1),
     ).fetchall()
     more = len(rows) > count
     rows = rows[:count]
     counted = None
     if total:
-        counted = conn.execute(f"SELECT COUNT(*) FROM resource_version v WHERE {where}",
-                               params).fetchone()[0]
+        counted = conn.execute(
+            f"SELECT COUNT(*) FROM resource_version v WHERE {where}", params
+        ).fetchone()[0]
     return HistoryPage(
         rows=tuple(_row(r) for r in rows),
         next_before_seq=rows[-1][6] if more and rows else None,
@@ -352,8 +385,7 @@ def _write(conn: sqlite3.Connection, new: NewVersion, timestamp: int) -> StoredV
     seq = conn.execute(
         "INSERT INTO resource_version (type, id, version, last_updated, method, deleted, "
         "compartment, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (new.type, new.id, new.version, timestamp, new.method, deleted, new.compartment,
-         new.body),
+        (new.type, new.id, new.version, timestamp, new.method, deleted, new.compartment, new.body),
     ).lastrowid
     if current is None:
         rid = conn.execute(
@@ -378,8 +410,14 @@ def _write(conn: sqlite3.Connection, new: NewVersion, timestamp: int) -> StoredV
         _insert_index(conn, rid, new.type, new.index)
     assert seq is not None
     return StoredVersion(
-        type=new.type, id=new.id, version=new.version, last_updated=to_datetime(timestamp),
-        deleted=bool(deleted), body=new.body, seq=seq, method=new.method,
+        type=new.type,
+        id=new.id,
+        version=new.version,
+        last_updated=to_datetime(timestamp),
+        deleted=bool(deleted),
+        body=new.body,
+        seq=seq,
+        method=new.method,
         compartment=new.compartment,
     )
 
@@ -401,20 +439,39 @@ def _insert_index(conn: sqlite3.Connection, rid: int, type_: str, index: IndexVa
     if index.references:
         conn.executemany(
             "INSERT INTO idx_reference VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(rid, key(r.param), r.target_type, r.target_id, r.url, r.identifier_system,
-              r.identifier_value) for r in index.references],
+            [
+                (
+                    rid,
+                    key(r.param),
+                    r.target_type,
+                    r.target_id,
+                    r.url,
+                    r.identifier_system,
+                    r.identifier_value,
+                )
+                for r in index.references
+            ],
         )
     if index.dates:
         conn.executemany(
             "INSERT INTO idx_date VALUES (?, ?, ?, ?)",
-            [(rid, key(d.param), MIN_TIME if d.low is None else d.low,
-              MAX_TIME if d.high is None else d.high) for d in index.dates],
+            [
+                (
+                    rid,
+                    key(d.param),
+                    MIN_TIME if d.low is None else d.low,
+                    MAX_TIME if d.high is None else d.high,
+                )
+                for d in index.dates
+            ],
         )
     if index.quantities:
         conn.executemany(
             "INSERT INTO idx_quantity VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(rid, key(q.param), q.value, q.low, q.high, q.system, q.code, q.unit)
-             for q in index.quantities],
+            [
+                (rid, key(q.param), q.value, q.low, q.high, q.system, q.code, q.unit)
+                for q in index.quantities
+            ],
         )
     if index.numbers:
         conn.executemany(
@@ -440,31 +497,45 @@ class _SqliteReader:
     async def read(self, type_: str, id_: str, access: AccessConstraint) -> StoredVersion | None:
         return await self._run(lambda c: _read(c, type_, id_, access))
 
-    async def read_version(self, type_: str, id_: str, version: int, access: AccessConstraint
-                           ) -> StoredVersion | None:
+    async def read_version(
+        self, type_: str, id_: str, version: int, access: AccessConstraint
+    ) -> StoredVersion | None:
         return await self._run(lambda c: _read_version(c, type_, id_, version, access))
 
-    async def search(self, query: SearchQuery, page: Page, access: AccessConstraint, *,
-                     total: bool = False) -> SearchPage:
+    async def search(
+        self, query: SearchQuery, page: Page, access: AccessConstraint, *, total: bool = False
+    ) -> SearchPage:
         return await self._run(lambda c: _search(c, query, page, access, total))
 
     async def count(self, query: SearchQuery, access: AccessConstraint) -> int:
         return await self._run(lambda c: _count_where(c, _search_where(query, access)))
 
-    async def include(self, sources: Sequence[tuple[str, str]], param: str,
-                      target_type: str | None, access: AccessConstraint) -> list[StoredVersion]:
+    async def include(
+        self,
+        sources: Sequence[tuple[str, str]],
+        param: str,
+        target_type: str | None,
+        access: AccessConstraint,
+    ) -> list[StoredVersion]:
         return await self._run(lambda c: _include(c, sources, param, target_type, access))
 
-    async def revinclude(self, targets: Sequence[tuple[str, str]], source_type: str, param: str,
-                         access: AccessConstraint) -> list[StoredVersion]:
+    async def revinclude(
+        self,
+        targets: Sequence[tuple[str, str]],
+        source_type: str,
+        param: str,
+        access: AccessConstraint,
+    ) -> list[StoredVersion]:
         return await self._run(lambda c: _revinclude(c, targets, source_type, param, access))
 
-    async def existing(self, keys: Sequence[tuple[str, str]], access: AccessConstraint
-                       ) -> set[tuple[str, str]]:
+    async def existing(
+        self, keys: Sequence[tuple[str, str]], access: AccessConstraint
+    ) -> set[tuple[str, str]]:
         return await self._run(lambda c: _existing(c, keys, access))
 
-    async def history(self, query: HistoryQuery, count: int, access: AccessConstraint, *,
-                      total: bool = False) -> HistoryPage:
+    async def history(
+        self, query: HistoryQuery, count: int, access: AccessConstraint, *, total: bool = False
+    ) -> HistoryPage:
         return await self._run(lambda c: _history(c, query, count, access, total))
 
 
@@ -541,8 +612,9 @@ class SqliteStore(_SqliteReader):
             self._connections.clear()
 
 
-def _guarded(connection: Callable[[], sqlite3.Connection],
-             fn: Callable[[sqlite3.Connection], T]) -> T:
+def _guarded(
+    connection: Callable[[], sqlite3.Connection], fn: Callable[[sqlite3.Connection], T]
+) -> T:
     """Run ``fn`` on this thread's connection, translating SQLite's errors into store errors."""
     try:
         return fn(connection())

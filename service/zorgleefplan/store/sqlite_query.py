@@ -181,7 +181,9 @@ def _string(c: StringCriterion, scope: Scope) -> Fragment:
     elif c.mode == "contains":
         where, params = _or([("value LIKE ? ESCAPE '\\'", [f"%{_like(v)}%"]) for v in c.values])
     else:  # starts-with as a range so the (param, value) index is used
-        where, params = _or([("(value >= ? AND value < ?)", [v, v + "\U0010ffff"]) for v in c.values])
+        where, params = _or(
+            [("(value >= ? AND value < ?)", [v, v + "\U0010ffff"]) for v in c.values]
+        )
     return _rid_in("idx_string", scope, c.param, where, params)
 
 
@@ -193,7 +195,9 @@ def _reference(c: ReferenceCriterion, scope: Scope) -> Fragment:
         elif m.target_type is None:
             alternatives.append(("target_id = ?", [m.target_id]))
         else:
-            alternatives.append(("(target_id = ? AND target_type = ?)", [m.target_id, m.target_type]))
+            alternatives.append(
+                ("(target_id = ? AND target_type = ?)", [m.target_id, m.target_type])
+            )
     where, params = _or(alternatives)
     return _rid_in("idx_reference", scope, c.param, where, params)
 

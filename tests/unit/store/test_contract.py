@@ -1,0 +1,506 @@
+"""The storage contract: every adapter must pass this suite unchanged.
+
+The ``store`` fixture yields each available adapter (SQLite always; more adapters register in
+``ADAPTERS``). Tests speak only the port (zorgleefplan.store.port) and the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from zorgleefplan.errors import VersionConflict
+from zorgleefplan.store.model import (
+    AccessConstraint,
+    AnyOf,
+    ChainCriterion,
+    DateCriterion,
+    DateIndex,
+    Grant,
+    HasCriterion,
+    IdCriterion,
+    IdentifierCriterion,
+    IndexValues,
+    LastUpdatedCriterion,
+    MissingCriterion,
+    NewVersion,
+    NumberCriterion,
+    NumberIndex,
+    Page,
+    QuantityCriterion,
+    QuantityIndex,
+    QuantityMatch,
+    RangeMatch,
+    ReferenceCriterion,
+    ReferenceIndex,
+    ReferenceMatch,
+    SearchQuery,
+    SortKey,
+    StringCriterion,
+    StringIndex,
+    TokenCriterion,
+    TokenIndex,
+    TokenMatch,
+    TokenTextCriterion,
+    UriCriterion,
+    UriIndex,
+)
+from zorgleefplan.store.port import HistoryQuery, Store
+from zorgleefplan.store.sqlite import SqliteStore
+
+ALL = AccessConstraint.unrestricted()
+DAY = 86_400_000_000  # µs
+
+
+async def _sqlite(tmp: Path) -> Store:
+    return await SqliteStore.open(tmp / "contract.sqlite3")
+
+
+ADAPTERS: dict[str, Callable[[Path], Awaitable[Store]]] = {"sqlite": _sqlite}
+
+
+@pytest.fixture(params=sorted(ADAPTERS))
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await ADAPTERS[request.param](tmp_path)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def body(type_: str, id_: str, version: int = 1) -> bytes:
+    return f'{{"resourceType":"{type_}","id":"{id_}","meta":{{"versionId":"{version}"}}}}'.encode()
+
+
+async def put(
+    store: Store,
+    type_: str,
+    id_: str,
+    *,
+    compartment: str | None = None,
+    index: IndexValues | None = None,
+    version: int | None = None,
+    delete: bool = False,
+) -> None:
+    async with store.transaction() as tx:
+        current = await tx.read(type_, id_, ALL)
+        v = version or (current.version + 1 if current else 1)
+        await tx.write(
+            NewVersion(
+                type_,
+                id_,
+                v,
+                "DELETE" if delete else ("POST" if v == 1 else "PUT"),
+                None if delete else body(type_, id_, v),
+                compartment,
+                index or IndexValues(),
+            )
+        )
+
+
+async def ids(store: Store, query: SearchQuery, access: AccessConstraint = ALL) -> list[str]:
+    page = await store.search(query, Page(count=100), access)
+    return [r.id for r in page.rows]
+
+
+# --------------------------------------------------------------------------- versions
+
+
+async def test_write_then_read_current_and_each_version(store: Store) -> None:
+    await put(store, "Patient", "p1", compartment="p1")
+    await put(store, "Patient", "p1", compartment="p1")
+    current = await store.read("Patient", "p1", ALL)
+    assert current is not None
+    assert (current.version, current.deleted, current.compartment) == (2, False, "p1")
+    assert current.body == body("Patient", "p1", 2)
+    first = await store.read_version("Patient", "p1", 1, ALL)
+    assert first is not None and first.body == body("Patient", "p1", 1)
+    assert await store.read_version("Patient", "p1", 3, ALL) is None
+    assert await store.read("Patient", "nope", ALL) is None
+
+
+async def test_a_version_cannot_be_written_twice_or_skipped(store: Store) -> None:
+    await put(store, "Goal", "g1")
+    with pytest.raises(VersionConflict):
+        await put(store, "Goal", "g1", version=1)
+    with pytest.raises(VersionConflict):
+        await put(store, "Goal", "g1", version=5)
+    with pytest.raises(VersionConflict):
+        await put(store, "Goal", "new", version=2)
+
+
+async def test_delete_leaves_a_tombstone_and_keeps_history(store: Store) -> None:
+    await put(store, "Goal", "g1", index=IndexValues(tokens=(TokenIndex("status", None, "x"),)))
+    await put(store, "Goal", "g1", delete=True)
+    tomb = await store.read("Goal", "g1", ALL)
+    assert tomb is not None and tomb.deleted and tomb.body is None and tomb.version == 2
+    q = SearchQuery(("Goal",), (TokenCriterion("status", (TokenMatch(None, "x"),)),))
+    assert await ids(store, q) == []
+    assert await store.existing([("Goal", "g1")], ALL) == set()
+    hist = await store.history(HistoryQuery(type="Goal", id="g1"), 10, ALL)
+    assert [(v.version, v.deleted, v.method) for v in hist.rows] == [
+        (2, True, "DELETE"),
+        (1, False, "POST"),
+    ]
+
+
+async def test_transaction_rolls_back_everything_on_error(store: Store) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.transaction() as tx:
+            await tx.write(NewVersion("Goal", "a", 1, "POST", body("Goal", "a"), None))
+            assert await tx.read("Goal", "a", ALL) is not None  # visible inside
+            raise RuntimeError("boom")
+    assert await store.read("Goal", "a", ALL) is None
+    hist = await store.history(HistoryQuery(), 10, ALL)
+    assert hist.rows == ()
+
+
+async def test_timestamps_and_sequence_increase_across_transactions(store: Store) -> None:
+    stamps = []
+    for i in range(5):
+        async with store.transaction() as tx:
+            stamps.append(tx.timestamp)
+            await tx.write(NewVersion("Goal", f"g{i}", 1, "POST", body("Goal", f"g{i}"), None))
+    assert stamps == sorted(set(stamps))
+    hist = await store.history(HistoryQuery(), 10, ALL)
+    seqs = [v.seq for v in hist.rows]
+    assert seqs == sorted(seqs, reverse=True)
+
+
+async def test_concurrent_writers_lose_nothing(store: Store) -> None:
+    async def writer(n: int) -> None:
+        for i in range(20):
+            await put(store, "Task", f"w{n}-{i}")
+
+    await asyncio.gather(*(writer(n) for n in range(5)))
+    page = await store.search(SearchQuery(("Task",)), Page(count=1000), ALL, total=True)
+    assert page.total == 100
+
+
+# --------------------------------------------------------------------------- history
+
+
+async def test_history_pages_newest_first_without_gaps(store: Store) -> None:
+    for i in range(7):
+        await put(store, "Goal", f"g{i}")
+    seen: list[str] = []
+    before = None
+    while True:
+        page = await store.history(HistoryQuery(type="Goal", before_seq=before), 3, ALL)
+        seen.extend(v.id for v in page.rows)
+        if page.next_before_seq is None:
+            break
+        before = page.next_before_seq
+    assert seen == [f"g{i}" for i in reversed(range(7))]
+
+
+async def test_history_since_and_at(store: Store) -> None:
+    await put(store, "Goal", "g1")
+    first = await store.read("Goal", "g1", ALL)
+    assert first is not None
+    await asyncio.sleep(0.002)
+    await put(store, "Goal", "g1")
+    second = await store.read("Goal", "g1", ALL)
+    assert second is not None
+    t1 = int(first.last_updated.timestamp() * 1e6)
+    t2 = int(second.last_updated.timestamp() * 1e6)
+    since = await store.history(HistoryQuery(type="Goal", since=t2), 10, ALL)
+    assert [v.version for v in since.rows] == [2]
+    at_first = await store.history(HistoryQuery(type="Goal", at=(t1, t1)), 10, ALL)
+    assert [v.version for v in at_first.rows] == [1]
+    at_both = await store.history(HistoryQuery(type="Goal", at=(t1, t2)), 10, ALL)
+    assert [v.version for v in at_both.rows] == [2, 1]
+
+
+# --------------------------------------------------------------------------- search
+
+
+@pytest.fixture
+async def indexed(store: Store) -> Store:
+    """A few CarePlans over two clients with one value of every index kind."""
+    await put(
+        store,
+        "Patient",
+        "p1",
+        compartment="p1",
+        index=IndexValues(strings=(StringIndex("name", "jansen", "Jansen"),)),
+    )
+    await put(
+        store,
+        "Patient",
+        "p2",
+        compartment="p2",
+        index=IndexValues(strings=(StringIndex("name", "de vries", "de Vries"),)),
+    )
+    for i in range(6):
+        patient = "p1" if i % 2 == 0 else "p2"
+        await put(
+            store,
+            "CarePlan",
+            f"c{i}",
+            compartment=patient,
+            index=IndexValues(
+                tokens=(
+                    TokenIndex(
+                        "status",
+                        "http://hl7.org/fhir/request-status",
+                        "active" if i < 3 else "draft",
+                        "actief",
+                    ),
+                ),
+                strings=(StringIndex("title", f"plan {i}", f"Plan {i}"),),
+                references=(
+                    ReferenceIndex("patient", "Patient", patient),
+                    ReferenceIndex("based-on", None, None, url=f"http://other/CarePlan/{i}"),
+                    ReferenceIndex(
+                        "performer",
+                        None,
+                        None,
+                        identifier_system="urn:agb",
+                        identifier_value=f"0{i}",
+                    ),
+                ),
+                dates=(DateIndex("date", i * DAY, (i + 1) * DAY - 1),),
+                quantities=(
+                    QuantityIndex(
+                        "dose", float(i), i - 0.5, i + 0.5, "http://unitsofmeasure.org", "mg", "mg"
+                    ),
+                ),
+                numbers=(NumberIndex("rank", float(i), i - 0.5, i + 0.5),),
+                uris=(UriIndex("instantiates-uri", f"http://x.org/def/{i}"),),
+            ),
+        )
+    return store
+
+
+def carePlans(*criteria: object, sort: tuple[SortKey, ...] = ()) -> SearchQuery:
+    return SearchQuery(("CarePlan",), tuple(criteria), sort)  # type: ignore[arg-type]
+
+
+async def test_token_search(indexed: Store) -> None:
+    sys = "http://hl7.org/fhir/request-status"
+    assert await ids(
+        indexed, carePlans(TokenCriterion("status", (TokenMatch(None, "active"),)))
+    ) == ["c0", "c1", "c2"]
+    assert await ids(indexed, carePlans(TokenCriterion("status", (TokenMatch(sys, "draft"),)))) == [
+        "c3",
+        "c4",
+        "c5",
+    ]
+    assert await ids(indexed, carePlans(TokenCriterion("status", (TokenMatch("", "draft"),)))) == []
+    assert (
+        len(await ids(indexed, carePlans(TokenCriterion("status", (TokenMatch(sys, None),))))) == 6
+    )
+    negated = TokenCriterion("status", (TokenMatch(None, "active"),), negate=True)
+    assert await ids(indexed, carePlans(negated)) == ["c3", "c4", "c5"]
+    assert len(await ids(indexed, carePlans(TokenTextCriterion("status", ("actie",))))) == 6
+
+
+async def test_string_search_modes(indexed: Store) -> None:
+    assert await ids(indexed, carePlans(StringCriterion("title", ("plan 1",)))) == ["c1"]
+    assert await ids(indexed, carePlans(StringCriterion("title", ("Plan 2",), "exact"))) == ["c2"]
+    assert await ids(indexed, carePlans(StringCriterion("title", ("plan 2",), "exact"))) == []
+    assert await ids(indexed, carePlans(StringCriterion("title", ("n 4",), "contains"))) == ["c4"]
+    assert await ids(indexed, carePlans(StringCriterion("title", ("n 4",)))) == []
+
+
+async def test_reference_and_identifier_search(indexed: Store) -> None:
+    by_patient = ReferenceCriterion("patient", (ReferenceMatch("Patient", "p1"),))
+    assert await ids(indexed, carePlans(by_patient)) == ["c0", "c2", "c4"]
+    any_type = ReferenceCriterion("patient", (ReferenceMatch(None, "p2"),))
+    assert await ids(indexed, carePlans(any_type)) == ["c1", "c3", "c5"]
+    by_url = ReferenceCriterion(
+        "based-on", (ReferenceMatch(None, None, "http://other/CarePlan/3"),)
+    )
+    assert await ids(indexed, carePlans(by_url)) == ["c3"]
+    ident = IdentifierCriterion("performer", (TokenMatch("urn:agb", "05"),))
+    assert await ids(indexed, carePlans(ident)) == ["c5"]
+
+
+async def test_date_prefixes(indexed: Store) -> None:
+    def date(prefix: str, day: int) -> DateCriterion:
+        return DateCriterion("date", (RangeMatch(prefix, day * DAY, (day + 1) * DAY - 1),))  # type: ignore[arg-type]
+
+    assert await ids(indexed, carePlans(date("eq", 2))) == ["c2"]
+    assert await ids(indexed, carePlans(date("ne", 2))) == ["c0", "c1", "c3", "c4", "c5"]
+    assert await ids(indexed, carePlans(date("lt", 2))) == ["c0", "c1"]
+    assert await ids(indexed, carePlans(date("le", 2))) == ["c0", "c1", "c2"]
+    assert await ids(indexed, carePlans(date("gt", 3))) == ["c4", "c5"]
+    assert await ids(indexed, carePlans(date("ge", 3))) == ["c3", "c4", "c5"]
+    assert await ids(indexed, carePlans(date("sa", 3))) == ["c4", "c5"]
+    assert await ids(indexed, carePlans(date("eb", 1))) == ["c0"]
+
+
+async def test_number_quantity_uri(indexed: Store) -> None:
+    gt = NumberCriterion("rank", (RangeMatch("gt", 3.5, 4.5),))
+    assert await ids(indexed, carePlans(gt)) == ["c5"]
+    eq = QuantityCriterion(
+        "dose", (QuantityMatch(RangeMatch("eq", 1.5, 2.5), "http://unitsofmeasure.org", "mg"),)
+    )
+    assert await ids(indexed, carePlans(eq)) == ["c2"]
+    wrong_unit = QuantityCriterion("dose", (QuantityMatch(RangeMatch("eq", 1.5, 2.5), None, "kg"),))
+    assert await ids(indexed, carePlans(wrong_unit)) == []
+    assert await ids(
+        indexed, carePlans(UriCriterion("instantiates-uri", ("http://x.org/def/1",)))
+    ) == ["c1"]
+    below = UriCriterion("instantiates-uri", ("http://x.org/def",), "below")
+    assert len(await ids(indexed, carePlans(below))) == 6
+    above = UriCriterion("instantiates-uri", ("http://x.org/def/3/sub",), "above")
+    assert await ids(indexed, carePlans(above)) == ["c3"]
+
+
+async def test_missing_id_and_last_updated(indexed: Store) -> None:
+    await put(indexed, "CarePlan", "bare", compartment="p1")
+    assert await ids(indexed, carePlans(MissingCriterion("status", "token", True))) == ["bare"]
+    assert len(await ids(indexed, carePlans(MissingCriterion("status", "token", False)))) == 6
+    assert await ids(indexed, carePlans(IdCriterion(("c1", "c4")))) == ["c1", "c4"]
+    everything = LastUpdatedCriterion((RangeMatch("gt", 0, 0),))
+    assert len(await ids(indexed, carePlans(everything))) == 7
+
+
+async def test_chain_has_and_any_of(indexed: Store) -> None:
+    chain = ChainCriterion("patient", "Patient", StringCriterion("name", ("jan",)))
+    assert await ids(indexed, carePlans(chain)) == ["c0", "c2", "c4"]
+    has = HasCriterion(
+        "CarePlan", "patient", TokenCriterion("status", (TokenMatch(None, "draft"),))
+    )
+    assert await ids(indexed, SearchQuery(("Patient",), (has,))) == ["p1", "p2"]
+    has_c0 = HasCriterion("CarePlan", "patient", IdCriterion(("c1",)))
+    assert await ids(indexed, SearchQuery(("Patient",), (has_c0,))) == ["p2"]
+    either = AnyOf((IdCriterion(("c0",)), IdCriterion(("c5",))))
+    assert await ids(indexed, carePlans(either)) == ["c0", "c5"]
+
+
+async def test_sort_and_keyset_paging_visit_each_row_once(indexed: Store) -> None:
+    for sort in [
+        (SortKey("title", True, "string"),),
+        (SortKey("status", False, "token"), SortKey("date", True, "date")),
+        (SortKey("_id", True),),
+        (SortKey("missing-param", False, "string"),),
+    ]:
+        full = await indexed.search(carePlans(sort=sort), Page(count=100), ALL)
+        order = [r.id for r in full.rows]
+        paged: list[str] = []
+        after = None
+        while True:
+            page = await indexed.search(carePlans(sort=sort), Page(count=4, after=after), ALL)
+            paged.extend(r.id for r in page.rows)
+            if page.next_after is None:
+                break
+            after = page.next_after
+        assert paged == order, sort
+    desc = await indexed.search(
+        carePlans(sort=(SortKey("title", True, "string"),)), Page(count=3), ALL
+    )
+    assert [r.id for r in desc.rows] == ["c5", "c4", "c3"]
+
+
+async def test_keyset_paging_is_stable_while_rows_are_added(indexed: Store) -> None:
+    first = await indexed.search(carePlans(), Page(count=3), ALL)
+    await put(indexed, "CarePlan", "late", compartment="p1")
+    await put(indexed, "CarePlan", "c0", compartment="p1")  # an update keeps its place
+    rest = await indexed.search(carePlans(), Page(count=100, after=first.next_after), ALL)
+    seen = [r.id for r in first.rows] + [r.id for r in rest.rows]
+    assert seen == ["c0", "c1", "c2", "c3", "c4", "c5", "late"]
+
+
+async def test_total_counts_all_matches_not_the_page(indexed: Store) -> None:
+    page = await indexed.search(carePlans(), Page(count=2), ALL, total=True)
+    assert page.total == 6 and len(page.rows) == 2
+    assert await indexed.count(carePlans(), ALL) == 6
+
+
+async def test_include_and_revinclude(indexed: Store) -> None:
+    included = await indexed.include([("CarePlan", "c0"), ("CarePlan", "c1")], "patient", None, ALL)
+    assert sorted(v.id for v in included) == ["p1", "p2"]
+    typed = await indexed.include([("CarePlan", "c0")], "patient", "Practitioner", ALL)
+    assert typed == []
+    rev = await indexed.revinclude([("Patient", "p1")], "CarePlan", "patient", ALL)
+    assert sorted(v.id for v in rev) == ["c0", "c2", "c4"]
+
+
+# --------------------------------------------------------------------------- access constraints
+
+CONSTRAINTS = {
+    "nothing": AccessConstraint(grants=()),
+    "everything": ALL,
+    "client p1": AccessConstraint((Grant(compartments=frozenset({"p1"}), include_shared=False),)),
+    "p1 care plans": AccessConstraint(
+        (
+            Grant(
+                compartments=frozenset({"p1"}), types=frozenset({"CarePlan"}), include_shared=False
+            ),
+        )
+    ),
+    "p1 but c2": AccessConstraint(
+        (
+            Grant(
+                compartments=frozenset({"p1"}),
+                exclude=frozenset({("CarePlan", "c2")}),
+                include_shared=False,
+            ),
+        )
+    ),
+    "one resource": AccessConstraint((Grant(resources=frozenset({("CarePlan", "c3")})),)),
+    "shared only": AccessConstraint((Grant(compartments=frozenset(), include_shared=True),)),
+    "p2 or shared": AccessConstraint((Grant(compartments=frozenset({"p2"})),)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONSTRAINTS))
+async def test_query_filter_agrees_with_in_memory_check(indexed: Store, name: str) -> None:
+    """The adapter's query and AccessConstraint.allows must decide every row the same way."""
+    await put(indexed, "Organization", "org", compartment=None)
+    access = CONSTRAINTS[name]
+    everything = await indexed.search(
+        SearchQuery(("CarePlan", "Patient", "Organization")), Page(count=100), ALL
+    )
+    expected = sorted(r.id for r in everything.rows if access.allows(r.type, r.id, r.compartment))
+    visible = await indexed.search(
+        SearchQuery(("CarePlan", "Patient", "Organization")), Page(count=100), access, total=True
+    )
+    assert sorted(r.id for r in visible.rows) == expected
+    assert visible.total == len(expected)
+    for r in everything.rows:
+        shown = await indexed.read(r.type, r.id, access)
+        assert (shown is not None) == (r.id in expected), (name, r.id)
+        assert (await indexed.read_version(r.type, r.id, 1, access) is not None) == (
+            r.id in expected
+        )
+    hist = await indexed.history(HistoryQuery(), 100, access, total=True)
+    assert sorted({v.id for v in hist.rows}) == expected
+    assert hist.total == len(expected)
+
+
+async def test_hidden_targets_and_sources_do_not_leak_through_chain_has_include(
+    indexed: Store,
+) -> None:
+    only_care_plans = CONSTRAINTS["p1 care plans"]
+    chain = ChainCriterion("patient", "Patient", StringCriterion("name", ("jan",)))
+    # The Patient is not visible, so the chain cannot be used to test its name.
+    assert await ids(indexed, carePlans(chain), only_care_plans) == []
+    has = HasCriterion("CarePlan", "patient", IdCriterion(("c1",)))
+    assert await ids(indexed, SearchQuery(("Patient",), (has,)), CONSTRAINTS["client p1"]) == []
+    assert await indexed.include([("CarePlan", "c0")], "patient", None, only_care_plans) == []
+    rev = await indexed.revinclude(
+        [("Patient", "p1")], "CarePlan", "patient", CONSTRAINTS["p1 but c2"]
+    )
+    assert sorted(v.id for v in rev) == ["c0", "c4"]
+    assert await indexed.existing([("CarePlan", "c1"), ("CarePlan", "c0")], only_care_plans) == {
+        ("CarePlan", "c0")
+    }
+
+
+async def test_many_keys_in_one_call(store: Store) -> None:
+    async with store.transaction() as tx:
+        for i in range(900):
+            await tx.write(NewVersion("Goal", f"g{i}", 1, "POST", body("Goal", f"g{i}"), None))
+    keys = [("Goal", f"g{i}") for i in range(1000)]
+    assert len(await store.existing(keys, ALL)) == 900
+    assert list(itertools.islice(sorted(await store.existing(keys[:3], ALL)), 3)) == sorted(
+        keys[:3]
+    )
