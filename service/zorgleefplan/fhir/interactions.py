@@ -348,6 +348,8 @@ async def history(
     settings = ctx.repo.services.settings
     count = settings.default_page_size
     since = at = before = None
+    # Counting a whole type's or the system's history is a scan: only on request.
+    total = bool(id_) or req.param("_total") == "accurate"
     for key, value in req.params:
         try:
             if key == "_count":
@@ -363,20 +365,19 @@ async def history(
                 before = decoded[0] if decoded else None
                 if not isinstance(before, int):
                     raise ValueError("cursor")
-            elif key not in _RESULT_PARAMS and not req.lenient:
+            elif key not in _RESULT_PARAMS and key != "_total" and not req.lenient:
                 raise InvalidRequest(
                     f"history does not support the parameter {key}", expression=[key]
                 )
         except ValueError as exc:
             raise InvalidRequest(f"{key}={value} is not valid: {exc}", expression=[key]) from None
-    if type_ and id_:
-        # History of a resource the requester cannot see is as absent as the resource.
-        if await ctx.repo.current(type_, id_) is None:
-            raise ResourceNotFound(f"{type_}/{id_} is not known")
+    # History of a resource the requester cannot see is as absent as the resource.
+    if type_ and id_ and await ctx.repo.current(type_, id_) is None:
+        raise ResourceNotFound(f"{type_}/{id_} is not known")
     page = await ctx.repo.history(
         HistoryQuery(type=type_, id=id_, since=since, at=at, before_seq=before),
         count,
-        total=True,
+        total=total,
     )
     path = "/".join(p for p in (type_, id_, "_history") if p)
     params = [(k, v) for k, v in req.params if k != "_cursor"]

@@ -20,6 +20,7 @@ from zorgleefplan.fhir.resource_types import SUPPORTED, SUPPORTED_TYPES
 from zorgleefplan.fhir.search.normalize import date_range, normalize_string, number_range
 from zorgleefplan.fhir.search.parameters import (
     COLUMN_PARAMETERS,
+    ParamType,
     SearchParameter,
     SearchParameterRegistry,
 )
@@ -654,19 +655,26 @@ def _sort(ctx: _Context, state: _State, modifier: str | None, value: str) -> Non
         code = item[1:] if descending else item
         if not code:
             raise _Invalid(f"empty sort key in '{_cut(value)}'")
-        _check_sortable(ctx, state.types, code)
+        kind = _sort_kind(ctx, state.types, code)
         if any(k.param == code for k in keys):
             raise _Invalid(f"'{code}' is sorted on twice")
-        keys.append(SortKey(code, descending))
+        keys.append(SortKey(code, descending, kind))
     state.sort = tuple(keys)
 
 
-def _check_sortable(ctx: _Context, types: Iterable[str], code: str) -> None:
+def _sort_kind(ctx: _Context, types: Iterable[str], code: str) -> ParamType | None:
+    """The index kind to sort ``code`` by (None for row columns); it must exist on every type."""
     if code in COLUMN_PARAMETERS:
-        return
+        return None
+    kinds = set()
     for rtype in types:
-        if ctx.registry.get(rtype, code) is None:
+        param = ctx.registry.get(rtype, code)
+        if param is None:
             raise _Invalid(f"cannot sort on '{_cut(code)}': not a search parameter of {rtype}")
+        kinds.add(param.type)
+    if len(kinds) != 1:
+        raise _Invalid(f"cannot sort on '{_cut(code)}': its type differs between resource types")
+    return kinds.pop()
 
 
 def _enum(name: str, allowed: frozenset[str], modifier: str | None, value: str) -> str:
