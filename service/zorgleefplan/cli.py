@@ -43,11 +43,16 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _openapi(args: argparse.Namespace) -> int:
+def openapi_text() -> str:
+    """The OpenAPI document as committed in openapi/openapi.json (stable key order)."""
     from zorgleefplan.app import create_app
 
     document = create_app(Settings()).openapi()
-    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    text = openapi_text()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")

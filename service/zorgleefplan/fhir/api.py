@@ -118,33 +118,39 @@ async def endpoint(request: Request, services: ServicesDep, principal: Principal
     return await handle(request, services, principal)
 
 
-_ROUTES: list[tuple[str, list[str], str]] = [
-    ("/metadata", ["GET"], "CapabilityStatement of this server"),
-    ("", ["GET", "POST"], "System search (GET) or batch/transaction bundle (POST)"),
-    ("/_search", ["POST"], "System search with form-encoded parameters"),
-    ("/_history", ["GET"], "System history"),
-    (
-        "/{resource_type}",
-        ["GET", "POST", "PUT", "PATCH", "DELETE"],
-        "Search, create, conditional update/patch/delete",
-    ),
-    ("/{resource_type}/_search", ["POST"], "Type search with form-encoded parameters"),
-    ("/{resource_type}/_history", ["GET"], "Type history"),
-    ("/{resource_type}/{id}", ["GET", "PUT", "PATCH", "DELETE"], "Read, update, patch, delete"),
-    ("/{resource_type}/{id}/_history", ["GET"], "Instance history"),
-    ("/{resource_type}/{id}/_history/{version_id}", ["GET"], "Version read"),
+# (path, method, operation id, summary): one OpenAPI operation per interaction.
+_ROUTES: list[tuple[str, str, str, str]] = [
+    ("/metadata", "GET", "capabilities", "CapabilityStatement of this server"),
+    ("", "GET", "search-system", "Search across all types"),
+    ("", "POST", "batch-transaction", "Process a batch or transaction Bundle"),
+    ("/_search", "POST", "search-system-post", "Search across all types (form-encoded)"),
+    ("/_history", "GET", "history-system", "History of all resources"),
+    ("/{resource_type}", "GET", "search-type", "Search one type"),
+    ("/{resource_type}", "POST", "create", "Create (conditional with If-None-Exist)"),
+    ("/{resource_type}", "PUT", "conditional-update", "Update the one resource matching"),
+    ("/{resource_type}", "PATCH", "conditional-patch", "Patch the one resource matching"),
+    ("/{resource_type}", "DELETE", "conditional-delete", "Delete the one resource matching"),
+    ("/{resource_type}/_search", "POST", "search-type-post", "Search one type (form-encoded)"),
+    ("/{resource_type}/_history", "GET", "history-type", "History of one type"),
+    ("/{resource_type}/{id}", "GET", "read", "Read the current version"),
+    ("/{resource_type}/{id}", "PUT", "update", "Update, or create with this id"),
+    ("/{resource_type}/{id}", "PATCH", "patch", "JSON Patch or FHIRPath Patch"),
+    ("/{resource_type}/{id}", "DELETE", "delete", "Delete (a versioned tombstone)"),
+    ("/{resource_type}/{id}/_history", "GET", "history-instance", "History of one resource"),
+    ("/{resource_type}/{id}/_history/{version_id}", "GET", "vread", "Read one version"),
 ]
 
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["FHIR"])
-    for path, methods, summary in _ROUTES:
+    for path, method, operation_id, summary in _ROUTES:
         router.add_api_route(
-            path or "",
+            path,
             endpoint,
-            methods=methods,
+            methods=[method],
             summary=summary,
-            name=f"fhir{path or '_base'}",
+            name=operation_id,
+            operation_id=operation_id,
             response_class=Response,
             responses={200: {"content": {FHIR_JSON: {}}}},
         )
