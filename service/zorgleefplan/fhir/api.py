@@ -28,7 +28,6 @@ from zorgleefplan.fhir.body import (
     require_media_type,
 )
 from zorgleefplan.fhir.bundle import process_bundle
-from zorgleefplan.fhir.capability import capability_statement
 from zorgleefplan.fhir.dispatch import dispatch
 from zorgleefplan.fhir.interactions import Context
 from zorgleefplan.fhir.outcome import FHIR_JSON
@@ -104,9 +103,6 @@ async def handle(request: Request, services: FhirServices, principal: Principal)
     req = await _fhir_request(request, path, services)
     repo = Repository(services, principal, constraint_for(principal))
     ctx = Context(repo=repo, base=base)
-    if path == "metadata" and request.method == "GET":
-        statement = capability_statement(services.registry, base, services.started)
-        return render(FhirResponse(200, body=statement), base)
     if path == "" and request.method == "POST":
         if req.body is None:
             raise InvalidRequest("POST to the base needs a batch or transaction Bundle")

@@ -77,7 +77,7 @@ def capability_statement(
                 "conditionalUpdate": True,
                 "conditionalDelete": "single",
                 "referencePolicy": ["literal", "enforced", "local"],
-                "searchInclude": ["*", *refs],
+                "searchInclude": [f"{type_}:*", *refs] if refs else [],
                 "searchRevInclude": revs,
                 "searchParam": _search_params(registry, type_),
             }

@@ -6,6 +6,7 @@ import re
 
 from zorgleefplan.errors import InvalidRequest, MethodNotAllowed, NotSupported, UnknownResourceType
 from zorgleefplan.fhir import interactions as i
+from zorgleefplan.fhir.capability import capability_statement
 from zorgleefplan.fhir.interactions import Context
 from zorgleefplan.fhir.request import FhirRequest, FhirResponse
 from zorgleefplan.fhir.resource_types import SUPPORTED, SUPPORTED_TYPES
@@ -45,6 +46,12 @@ async def dispatch(req: FhirRequest, ctx: Context) -> FhirResponse:
             if method == "GET":
                 return await i.search(req, ctx, None)
             raise _refuse(method, "GET, and POST for batch/transaction bundles")
+        case ["metadata"]:
+            if method == "GET":
+                services = ctx.repo.services
+                body = capability_statement(services.registry, ctx.base, services.started)
+                return FhirResponse(200, body=body)
+            raise _refuse(method, "GET")
         case ["_search"]:
             if method == "POST":
                 return await i.search(req, ctx, None)
