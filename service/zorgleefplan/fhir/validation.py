@@ -43,13 +43,14 @@ _RELATIVE = re.compile(
 )
 # The RESTful tail of an absolute reference: .../Patient/123[/_history/2]
 _ABSOLUTE_TAIL = re.compile(r"/(?P<type>[A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}(?:/_history/[^/]+)?$")
-_ABSOLUTE = re.compile(r"https?://[^\s/]+\S*")
+_ABSOLUTE = re.compile(r"https?://[^\s/]+(?:/\S*)?")  # unambiguous: no backtracking blow-up
 _DIV_START = re.compile(r"\s*<div\b[^>]*\bxmlns\s*=\s*[\"']http://www\.w3\.org/1999/xhtml[\"']")
 _DIV_END = re.compile(r"</div>\s*$")
-# Active content FHIR narrative forbids (txt-1); a denylist, not a full XHTML check.
+# Active content FHIR narrative forbids (txt-1): elements, event-handler attributes and
+# javascript: URLs inside tags. A denylist against stored XSS, not a full XHTML check.
 _ACTIVE_CONTENT = re.compile(
     r"<\s*(script|iframe|object|embed|applet|form|input|button|style|link|meta|base|frame"
-    r"|frameset|head|body|html)\b|\son[a-z]+\s*=|javascript:",
+    r"|frameset|head|body|html)\b|<[^<>]*\son[a-z]+\s*=|<[^<>]*=\s*[\"']?\s*javascript:",
     re.IGNORECASE,
 )
 MAX_DEPTH = 64  # deeper nesting is refused before it can exhaust the Python stack
@@ -180,10 +181,12 @@ class _Walk:
             if type(item) is not dict:
                 continue
             cid, ctype = item.get("id"), item.get("resourceType")
-            if type(cid) is not str:
+            if cid is None:
                 self.issue(
                     f"{path}.contained[{i}].id", "a contained resource needs an id", "required"
                 )
+            elif type(cid) is not str:
+                continue  # reported as a wrong JSON type by the walk
             elif cid in self.contained:
                 self.issue(f"{path}.contained[{i}].id", f"duplicate contained id {_show(cid)}")
             elif type(ctype) is str:

@@ -20,6 +20,7 @@ from zorgleefplan.fhir.structure import (
     Special,
     element_at,
     is_resource_type,
+    structure,
     type_table,
     value_set,
 )
@@ -145,6 +146,18 @@ def test_every_served_type_has_a_table() -> None:
         table = type_table(resource_type)
         assert table is not None
         assert {"id", "meta", "text", "contained", "extension"} <= set(table.elements)
+
+
+def test_every_complex_element_has_a_table() -> None:
+    # The validator walks into every complex element with its type's table.
+    tables = structure().tables
+    missing = {
+        (name, json_name, element.type)
+        for name, table in tables.items()
+        for json_name, element in table.elements.items()
+        if element.kind is Kind.COMPLEX and element.type not in tables
+    }
+    assert missing == set()
 
 
 def test_generated_files_are_small() -> None:
