@@ -23,6 +23,7 @@ import random
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -425,29 +426,57 @@ def prepare_work_dir(data_dir: Path, work_dir: Path) -> float:
     work_dir.mkdir(parents=True)
     name = Settings(data_dir=data_dir).database_path.name
     shutil.copyfile(data_dir / name, work_dir / name)
+    drop_statistics(work_dir / name)
+    os.sync()  # no write-back of the copy competing with the servers while they are measured
     return time.monotonic() - started
 
 
+def drop_statistics(database: Path) -> None:
+    """Remove ANALYZE statistics (older seeders made them): the service never gathers any, and
+    they change SQLite's plans, so the benchmark must run without them like production."""
+    conn = sqlite3.connect(database)
+    try:
+        for table in ("sqlite_stat1", "sqlite_stat4"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.commit()
+    finally:
+        conn.close()
+
+
 def log_errors(log: Path) -> list[str]:
-    lines = log.read_text(errors="replace").splitlines()
-    return [line for line in lines if "Traceback" in line or "ERROR" in line][:20]
+    """Error lines of a server log, each traceback shortened to its final exception line."""
+    errors: list[str] = []
+    in_traceback = False
+    previous = ""
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("Traceback"):
+            in_traceback = True
+        elif in_traceback and line and not line.startswith((" ", "\t", "Traceback")):
+            if not line.startswith(("The above exception", "During handling")):
+                errors.append(line)
+                in_traceback = False
+        elif "ERROR" in line and line != previous:
+            errors.append(line)
+        previous = line
+    counts: dict[str, int] = {}
+    for line in errors:
+        counts[line] = counts.get(line, 0) + 1
+    return [f"{n} x {line}" for line, n in counts.items()]
 
 
 def run_scenarios(
     urls: dict[Server, str], pids: dict[Server, int], settings: LoadSettings
 ) -> list[Row]:
-    for scenario in SCENARIOS:  # warm-up: every path once under load, results discarded
-        if settings.warmup:
-            run_wrk(
-                scenario, urls[scenario.server], settings, settings.warmup, pids[scenario.server]
-            )
+    """Each scenario is warmed up (results discarded) right before it is measured; the create
+    scenarios come last, so reads and searches see exactly the seeded store."""
     done: dict[str, Measurement] = {}
     rows = []
     for scenario in SCENARIOS:
+        url, pid = urls[scenario.server], pids[scenario.server]
         print(f"  {scenario.name} ...", end=" ", file=sys.stderr, flush=True)
-        m = run_wrk(
-            scenario, urls[scenario.server], settings, settings.duration, pids[scenario.server]
-        )
+        if settings.warmup:
+            run_wrk(scenario, url, settings, settings.warmup, pid)
+        m = run_wrk(scenario, url, settings, settings.duration, pid)
         print(f"{m.rps:,.0f}/s", file=sys.stderr, flush=True)
         done[scenario.name] = m
         rows.append(evaluate(scenario, m, done))

@@ -627,11 +627,13 @@ async def seed(
 
 
 def checkpoint(database: Path) -> None:
-    """Fold the WAL into the database file so the data dir is one file to copy."""
+    """Fold the WAL into the database file so the data dir is one file to copy.
+
+    No ANALYZE: the service never runs it, and statistics change SQLite's query plans (for
+    better and for worse), so a benchmark store must not have them."""
     conn = sqlite3.connect(database)
     try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.execute("ANALYZE")
     finally:
         conn.close()
 
