@@ -685,8 +685,8 @@ def test_meta_parameters_are_ordinary_registry_parameters() -> None:
 def test_sort() -> None:
     request = parse("Patient", [("_sort", "name,-birthdate,-_lastUpdated,_id")])
     expected = (
-        SortKey("name"),
-        SortKey("birthdate", True),
+        SortKey("name", kind="string"),
+        SortKey("birthdate", True, "date"),
         SortKey("_lastUpdated", True),
         SortKey("_id"),
     )
@@ -1012,7 +1012,7 @@ def test_default_registry_care_plan_search() -> None:
     )
     assert request.includes == (Include("CarePlan", "subject"),)
     assert request.revincludes == (Include("Provenance", "target"),)
-    assert request.sort == (SortKey("date", True),)
+    assert request.sort == (SortKey("date", True, "date"),)
 
 
 @needs_definitions

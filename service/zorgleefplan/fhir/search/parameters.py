@@ -1,6 +1,6 @@
 """The search parameters the server supports, loaded once from the generated definitions.
 
-``definitions/search_parameters.json`` is written by ``scripts/generate_definitions.py`` from the
+``definitions/search_parameters.json`` is written by ``scripts/gen_search_definitions.py`` from the
 official R4 SearchParameter bundle: per served resource type, the parameters whose type we
 index and whose expression we can evaluate, with the expression narrowed to that type.
 ``definitions/compartment.json`` lists, per type, the parameters that place a resource in a
