@@ -39,12 +39,13 @@ _CONTENT_TYPE = f"{FHIR_JSON}; charset=utf-8"
 _PATCH_TYPES = frozenset({JSON_PATCH, *JSON_TYPES})
 
 
-def get_services(request: Request) -> FhirServices:
+# Dependencies are async: FastAPI runs sync ones in a thread pool, two thread hops a request.
+async def get_services(request: Request) -> FhirServices:
     services: FhirServices = request.app.state.services
     return services
 
 
-def get_principal() -> Principal:
+async def get_principal() -> Principal:
     """The requester. Until the authorization server exists, the development principal."""
     return DEVELOPMENT
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from zorgleefplan.errors import InvalidRequest, NotAcceptable, TooLarge, UnsupportedMediaType
 
@@ -25,11 +25,15 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise TooLarge(f"request body exceeds the limit of {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"request body exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Nobody is left to answer; refuse quietly instead of logging a server error.
+        raise InvalidRequest("the client disconnected before sending the whole body") from None
     return b"".join(chunks)
 
 

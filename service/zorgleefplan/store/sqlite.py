@@ -140,7 +140,7 @@ _CURRENT = (
 _VERSION = (
     "v.type, v.id, v.version, v.last_updated, v.deleted, v.body, v.seq, v.method, v.compartment"
 )
-_VALUES_CHUNK = 400  # (type, id) pairs per VALUES list, well under SQLite's variable limit
+_VALUES_CHUNK = 400  # ids per IN list, well under SQLite's variable limit
 
 
 def to_datetime(micros: int) -> datetime:
@@ -165,12 +165,22 @@ def _row(row: tuple[Any, ...]) -> StoredVersion:
     )
 
 
-def _pairs(n: int) -> str:
-    return ", ".join(["(?, ?)"] * n)
+def _by_type(keys: Sequence[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """(type, ids) groups of at most _VALUES_CHUNK ids. Queries then use ``type = ? AND id IN
+    (...)``, which SQLite answers from the (type, id) index; a row-value ``(type, id) IN
+    (VALUES ...)`` makes it scan the whole table."""
+    grouped: dict[str, list[str]] = {}
+    for type_, id_ in dict.fromkeys(keys):
+        grouped.setdefault(type_, []).append(id_)
+    return [
+        (type_, ids[i : i + _VALUES_CHUNK])
+        for type_, ids in grouped.items()
+        for i in range(0, len(ids), _VALUES_CHUNK)
+    ]
 
 
-def _chunks(items: Sequence[tuple[str, str]]) -> list[Sequence[tuple[str, str]]]:
-    return [items[i : i + _VALUES_CHUNK] for i in range(0, len(items), _VALUES_CHUNK)]
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
 
 
 def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
@@ -236,9 +246,11 @@ def _search(
         params.extend(after.params)
     select_sort = ", ".join(c.sql for c in columns)
     sort_params = [p for c in columns for p in c.params]
-    # Order by the selected sort columns' positions (after the nine row columns).
+    # Plain columns are ordered by name so SQLite can walk an index in order and stop at the
+    # LIMIT; computed sort keys by their position among the selected columns (after nine).
     order = ", ".join(
-        f"{10 + i} {'DESC' if c.descending else 'ASC'}" for i, c in enumerate(columns)
+        f"{c.sql if not c.params else 10 + i} {'DESC' if c.descending else 'ASC'}"
+        for i, c in enumerate(columns)
     )
     rows = conn.execute(
         f"SELECT {_CURRENT}, {select_sort} FROM resource r "
@@ -272,17 +284,19 @@ def _include(
 ) -> list[StoredVersion]:
     acc = compile_access(access, "r")
     found: dict[tuple[str, str], StoredVersion] = {}
-    for chunk in _chunks(sources):
-        type_filter = "AND r.type = ?" if target_type else ""
+    type_filter = "AND r.type = ?" if target_type else ""
+    for source_type, ids in _by_type(sources):
+        # CROSS JOIN fixes the loop order: sources by key, their rows, then each target by key.
         rows = conn.execute(
-            f"SELECT {_CURRENT} FROM resource s JOIN idx_reference x ON x.rid = s.rid "
-            f"JOIN resource r ON r.type = x.target_type AND r.id = x.target_id "
+            f"SELECT {_CURRENT} FROM resource s CROSS JOIN idx_reference x ON x.rid = s.rid "
+            f"CROSS JOIN resource r ON r.type = x.target_type AND r.id = x.target_id "
             f"JOIN resource_version v ON v.seq = r.seq "
-            f"WHERE (s.type, s.id) IN (VALUES {_pairs(len(chunk))}) "
-            f"AND x.param = s.type || '.' || ? {type_filter} AND r.deleted = 0 AND {acc.sql}",
+            f"WHERE s.type = ? AND s.id IN ({_marks(len(ids))}) "
+            f"AND x.param = ? {type_filter} AND r.deleted = 0 AND {acc.sql}",
             (
-                *[v for pair in chunk for v in pair],
-                param,
+                source_type,
+                *ids,
+                param_key(source_type, param),
                 *([target_type] if target_type else []),
                 *acc.params,
             ),
@@ -301,13 +315,13 @@ def _revinclude(
 ) -> list[StoredVersion]:
     acc = compile_access(access, "r")
     found: dict[tuple[str, str], StoredVersion] = {}
-    for chunk in _chunks(targets):
+    for target_type, ids in _by_type(targets):
         rows = conn.execute(
-            f"SELECT {_CURRENT} FROM idx_reference x JOIN resource r ON r.rid = x.rid "
+            f"SELECT {_CURRENT} FROM idx_reference x CROSS JOIN resource r ON r.rid = x.rid "
             f"JOIN resource_version v ON v.seq = r.seq "
-            f"WHERE x.param = ? AND (x.target_type, x.target_id) IN "
-            f"(VALUES {_pairs(len(chunk))}) AND r.deleted = 0 AND {acc.sql}",
-            (param_key(source_type, param), *[v for pair in chunk for v in pair], *acc.params),
+            f"WHERE x.param = ? AND x.target_id IN ({_marks(len(ids))}) AND x.target_type = ? "
+            f"AND r.deleted = 0 AND {acc.sql}",
+            (param_key(source_type, param), *ids, target_type, *acc.params),
         ).fetchall()
         for row in rows:
             found.setdefault((row[0], row[1]), _row(row))
@@ -319,11 +333,11 @@ def _existing(
 ) -> set[tuple[str, str]]:
     acc = compile_access(access, "r")
     found: set[tuple[str, str]] = set()
-    for chunk in _chunks(list(dict.fromkeys(keys))):
+    for type_, ids in _by_type(keys):
         rows = conn.execute(
-            f"SELECT r.type, r.id FROM resource r WHERE (r.type, r.id) IN "
-            f"(VALUES {_pairs(len(chunk))}) AND r.deleted = 0 AND {acc.sql}",
-            (*[v for pair in chunk for v in pair], *acc.params),
+            f"SELECT r.type, r.id FROM resource r WHERE r.type = ? AND r.id IN "
+            f"({_marks(len(ids))}) AND r.deleted = 0 AND {acc.sql}",
+            (type_, *ids, *acc.params),
         ).fetchall()
         found.update((t, i) for t, i in rows)
     return found
