@@ -39,13 +39,10 @@ from typing import Any
 import orjson
 
 from zorgleefplan.access.principal import DEVELOPMENT
+from zorgleefplan.app import open_services as app_services
 from zorgleefplan.config import Settings
 from zorgleefplan.fhir.repository import FhirServices, Repository
-from zorgleefplan.fhir.search.extract import IndexExtractor
-from zorgleefplan.fhir.search.parameters import default_registry
-from zorgleefplan.fhir.validation import ResourceValidator
 from zorgleefplan.store.model import AccessConstraint
-from zorgleefplan.store.sqlite import SqliteStore
 
 Resource = dict[str, Any]
 
@@ -507,21 +504,7 @@ def shared_resources(shared: SharedIds, seed: int) -> list[tuple[Resource, str]]
 
 async def open_services(data_dir: Path) -> FhirServices:
     """The services exactly as ``zorgleefplan.app.create_app`` builds them."""
-    settings = Settings(data_dir=data_dir)
-    store = await SqliteStore.open(
-        settings.database_path,
-        readers=settings.sqlite_readers,
-        synchronous=settings.sqlite_synchronous,
-    )
-    registry = default_registry()
-    return FhirServices(
-        settings=settings,
-        store=store,
-        registry=registry,
-        validator=ResourceValidator(),
-        extractor=IndexExtractor(registry),
-        started=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-    )
+    return await app_services(Settings(data_dir=data_dir))
 
 
 def batches(

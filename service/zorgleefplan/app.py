@@ -23,29 +23,35 @@ from zorgleefplan.fhir.validation import ResourceValidator
 from zorgleefplan.store.sqlite import SqliteStore
 
 
+async def open_services(settings: Settings) -> FhirServices:
+    """Open the store and build what every interaction needs (close with ``store.close()``)."""
+    store = await SqliteStore.open(
+        settings.database_path,
+        readers=settings.sqlite_readers,
+        synchronous=settings.sqlite_synchronous,
+    )
+    registry = default_registry()
+    return FhirServices(
+        settings=settings,
+        store=store,
+        registry=registry,
+        validator=ResourceValidator(),
+        extractor=IndexExtractor(registry),
+        started=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await SqliteStore.open(
-            settings.database_path,
-            readers=settings.sqlite_readers,
-            synchronous=settings.sqlite_synchronous,
-        )
-        registry = default_registry()
-        app.state.services = FhirServices(
-            settings=settings,
-            store=store,
-            registry=registry,
-            validator=ResourceValidator(),
-            extractor=IndexExtractor(registry),
-            started=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        )
+        services = await open_services(settings)
+        app.state.services = services
         try:
             yield
         finally:
-            await store.close()
+            await services.store.close()
 
     app = FastAPI(
         title="Zorgleefplan",
