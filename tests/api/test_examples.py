@@ -55,8 +55,9 @@ async def test_spec_examples_round_trip(client: httpx.AsyncClient) -> None:
         {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
         for r in [*examples, *stand_ins]
     ]
-    r = await client.post("/fhir", json={"resourceType": "Bundle", "type": "transaction",
-                                          "entry": entries})
+    r = await client.post(
+        "/fhir", json={"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    )
     assert r.status_code == 200, r.text[:2000]
     for resource in examples:
         got = await client.get(f"/fhir/{resource['resourceType']}/{resource['id']}")
