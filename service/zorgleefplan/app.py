@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from zorgleefplan import __version__
 from zorgleefplan.config import Settings
-from zorgleefplan.fhir.api import build_router
+from zorgleefplan.fhir import api as fhir_api
 from zorgleefplan.fhir.outcome import install_error_handlers
 from zorgleefplan.fhir.repository import FhirServices
 from zorgleefplan.fhir.search.extract import IndexExtractor
@@ -61,5 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.include_router(build_router())
+    fhir_api.mount(app)
     return app

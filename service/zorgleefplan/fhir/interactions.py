@@ -96,6 +96,8 @@ def _shaped(req: FhirRequest, found: StoredVersion) -> FhirResponse:
 
 def _resource_body(req: FhirRequest, type_: str) -> dict[str, Any]:
     body = req.body
+    if body is None:
+        raise InvalidRequest("the request body is empty; send the resource as JSON")
     if not isinstance(body, dict):
         raise InvalidResource("the body must be a JSON object holding a resource")
     if body.get("resourceType") != type_:
