@@ -146,7 +146,7 @@ class TokenCriterion:
 
 @dataclass(frozen=True, slots=True)
 class TokenTextCriterion:
-    """``:text``: a normalised prefix match on display / text."""
+    """``:text``: the normalised display / text contains one of ``texts``."""
 
     param: str
     texts: tuple[str, ...]
