@@ -30,6 +30,18 @@ class Settings(BaseSettings):
     # NORMAL survives a killed process; FULL also survives power loss of the machine.
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
 
+    # Authorization server (OAuth 2.0 / SMART). Lifetimes in seconds.
+    access_token_lifetime: int = Field(default=15 * 60, ge=30, le=24 * 3600)
+    authorization_code_lifetime: int = Field(default=60, ge=10, le=600)
+    # A long-term grant (refresh token family) lapses after this long without use (6 months).
+    refresh_idle_lifetime: int = Field(default=183 * 24 * 3600, ge=3600)
+    client_assertion_max_lifetime: int = Field(default=5 * 60, ge=30, le=3600)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=15 * 60, ge=1)
+    # This service's id in MedMij-style data-service scopes "<service_id>~<gegevensdienstId>".
+    service_id: str = "zorgleefplan"
+    service_name: str = "Zorgleefplan"
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "zorgleefplan.sqlite3"

@@ -20,7 +20,9 @@ class Principal:
     fhir_user: str | None = None  # e.g. "Patient/123", "PractitionerRole/9"
     patient: str | None = None  # the client whose plan is in context
     client_id: str | None = None  # the app acting
-    scopes: frozenset[str] = field(default_factory=frozenset)
+    scopes: frozenset[str] = field(default_factory=frozenset)  # granted scope strings
+    organization: str | None = None  # e.g. "Organization/5": a backend's or practitioner's org
+    token_id: str | None = None  # jti of the access token the request carried
 
 
 DEVELOPMENT = Principal(kind="development", subject="anonymous", display="development principal")
