@@ -109,6 +109,43 @@ class Forbidden(ZlpError):
     issue_code = "forbidden"
 
 
+class Unauthorized(ZlpError):
+    """No usable bearer token: 401 with an RFC 6750 ``WWW-Authenticate`` challenge.
+
+    ``error=None`` is for a request without credentials: RFC 6750 section 3.1 says such a
+    challenge names no error code.
+    """
+
+    status_hint = 401
+    issue_code = "login"
+
+    def __init__(
+        self, diagnostics: str, *, error: str | None = "invalid_token", realm: str = "zorgleefplan"
+    ) -> None:
+        super().__init__(diagnostics)
+        self.error = error
+        params = [f'realm="{realm}"']
+        if error is not None:
+            params += [f'error="{error}"', f'error_description="{_quotable(diagnostics)}"']
+        self.www_authenticate = "Bearer " + ", ".join(params)
+
+
+class InsufficientScope(Forbidden):
+    """The token is valid but its scopes do not cover the interaction (RFC 6750 section 3.1)."""
+
+    def __init__(self, diagnostics: str, *, scope: str, realm: str = "zorgleefplan") -> None:
+        super().__init__(diagnostics)
+        self.scope = scope
+        self.www_authenticate = (
+            f'Bearer realm="{realm}", error="insufficient_scope", scope="{_quotable(scope)}"'
+        )
+
+
+def _quotable(text: str) -> str:
+    # RFC 6750 section 3: error_description and scope exclude the quote, backslash and controls.
+    return "".join(c for c in text if " " <= c <= "~" and c not in '"\\')
+
+
 class StoreUnavailable(ZlpError):
     """The store could not serve the request (locked too long, disk full)."""
 

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from zorgleefplan.errors import ZlpError
+from zorgleefplan.errors import InsufficientScope, Unauthorized, ZlpError
 
 FHIR_JSON = "application/fhir+json"
 log = logging.getLogger("zorgleefplan")
@@ -56,7 +56,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ZlpError)
     async def _zlp(_: Request, exc: ZlpError) -> Response:
-        return fhir_response(exc.status_hint, outcome_for_error(exc))
+        headers = None
+        if isinstance(exc, Unauthorized | InsufficientScope):
+            headers = {"WWW-Authenticate": exc.www_authenticate}
+        return fhir_response(exc.status_hint, outcome_for_error(exc), headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
