@@ -8,8 +8,8 @@ from zorgleefplan.access.principal import Principal, PrincipalKind
 from zorgleefplan.auth.tokens import AccessTokenClaims
 from zorgleefplan.errors import Unauthorized
 
-# RFC 6750 section 2.1: credentials = "Bearer" 1*SP b64token
-_BEARER = re.compile(r"Bearer +([A-Za-z0-9\-._~+/]+=*)", re.ASCII | re.IGNORECASE)
+# RFC 6750 section 2.1: credentials = "Bearer" 1*SP b64token (the scheme in any case).
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*", re.ASCII)
 _FHIR_USER = re.compile(r"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})", re.ASCII)
 _KIND_BY_USER_TYPE: dict[str, PrincipalKind] = {
     "Patient": "patient",
@@ -28,12 +28,14 @@ def token_from_header(value: str | None) -> str:
     """
     if not value:
         raise Unauthorized("this request needs a bearer access token", error=None)
-    match = _BEARER.fullmatch(value.strip())
-    if match is None:
+    # Split by hand: a case-insensitive regex over a 600-character token costs ~8 us a request.
+    scheme, _, token = value.strip().partition(" ")
+    token = token.lstrip(" ")
+    if scheme.lower() != "bearer" or _B64TOKEN.fullmatch(token) is None:
         raise Unauthorized(
             "the Authorization header must be 'Bearer <access token>'", error="invalid_request"
         )
-    return match[1]
+    return token
 
 
 def principal_from_claims(claims: AccessTokenClaims) -> Principal:
