@@ -158,6 +158,8 @@ def issue(
 
 
 class RevokedTokens(Protocol):
+    """Asked on every request, cached token or not: keep it an in-memory lookup."""
+
     def is_revoked(self, jti: str) -> bool: ...
 
 
@@ -190,6 +192,8 @@ class TokenVerifier:
     def __init__(
         self, keys: SigningKeys, revoked: RevokedTokens, *, cache_size: int = 10_000
     ) -> None:
+        if cache_size < 1:
+            raise ValueError("cache_size must be at least 1")
         self._keys = keys
         self._revoked = revoked
         self._cache_size = cache_size
@@ -203,7 +207,7 @@ class TokenVerifier:
         now = time.time() if now is None else now
         claims = self._cache.get(token)
         if claims is not None and self._keys.find(claims.kid) is None:
-            self._cache.pop(token, None)  # its key was retired: verify afresh, which refuses it
+            self._forget(token)  # its key was retired: verify afresh, which refuses it
             claims = None
         cached = claims is not None
         if claims is None:
@@ -211,7 +215,7 @@ class TokenVerifier:
         try:
             self._check(claims, issuer, audience, now)
         except InvalidToken:
-            self._cache.pop(token, None)
+            self._forget(token)
             raise
         if not cached:
             self._remember(token, claims)
@@ -258,12 +262,17 @@ class TokenVerifier:
         if self._revoked.is_revoked(claims.token_id):
             raise TokenRevoked()
 
+    # Reads are lock-free; writers take the lock so eviction never iterates a changing dict.
     def _remember(self, token: str, claims: AccessTokenClaims) -> None:
         with self._cache_lock:
             # First in, first out: tokens share one lifetime, so the oldest expires first.
             while len(self._cache) >= self._cache_size:
                 del self._cache[next(iter(self._cache))]
             self._cache[token] = claims
+
+    def _forget(self, token: str) -> None:
+        with self._cache_lock:
+            self._cache.pop(token, None)
 
 
 def _claims(payload: bytes, kid: str) -> AccessTokenClaims:
