@@ -151,3 +151,15 @@ class StoreUnavailable(ZlpError):
 
     status_hint = 503
     issue_code = "transient"
+
+
+class MissingReferences(ZlpError):
+    """A transaction's required references do not resolve when it commits (raised by stores;
+    the repository turns it into an InvalidResource naming the element paths)."""
+
+    status_hint = 422
+    issue_code = "not-found"
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__(", ".join(f"{t}/{i}" for t, i in keys) + " do not resolve")
+        self.keys = keys

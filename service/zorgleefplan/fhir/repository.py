@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from zorgleefplan.access.principal import Principal
 from zorgleefplan.config import Settings
 from zorgleefplan.errors import (
     InvalidResource,
+    MissingReferences,
     ResourceGone,
     ResourceNotFound,
     VersionConflict,
@@ -31,6 +32,7 @@ from zorgleefplan.fhir.search.parameters import SearchParameterRegistry
 from zorgleefplan.fhir.validation import ResourceValidator
 from zorgleefplan.store.model import (
     AccessConstraint,
+    IndexValues,
     NewVersion,
     Page,
     SearchPage,
@@ -62,11 +64,19 @@ def instant(micros: int) -> str:
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-@dataclass
-class _PendingReferences:
-    """References whose targets must exist when the transaction commits."""
+# Stamped into a resource while it is validated and indexed, before the transaction that
+# writes it exists; replaced by the real version and time when it is written.
+_PROVISIONAL_TIME = "1970-01-01T00:00:00.000000Z"
 
-    keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (type, id) -> path
+
+@dataclass
+class _Prepared:
+    """A validated, indexed resource waiting for its version number and write time."""
+
+    resource: dict[str, Any]  # id and meta first, as stored
+    index: IndexValues
+    compartment: str | None
+    references: dict[tuple[str, str], str]  # (type, id) -> element path: must resolve
 
 
 class Repository:
@@ -76,39 +86,32 @@ class Repository:
         principal: Principal,
         access: AccessConstraint,
         tx: Transaction | None = None,
-        pending: _PendingReferences | None = None,
+        reference_paths: dict[tuple[str, str], str] | None = None,
     ) -> None:
         self.services = services
         self.principal = principal
         self.access = access
         self._tx = tx
-        self._pending = pending
+        self._reference_paths = reference_paths if reference_paths is not None else {}
         self._reader: Reader = tx if tx is not None else services.store
 
     # ------------------------------------------------------------------ transactions
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Repository]:
-        """A repository whose writes all land in one store transaction (bundles use this).
+        """A repository whose writes all land in one store transaction.
 
-        Reference checks are deferred to the end, so entries may refer to each other in any
-        order."""
+        References are checked when it commits, so bundle entries may refer to each other in
+        any order; the error then names the element path of each unresolved reference."""
         if self._tx is not None:
             yield self
             return
-        async with self.services.store.transaction() as tx:
-            pending = _PendingReferences()
-            bound = Repository(self.services, self.principal, self.access, tx, pending)
-            yield bound
-            await bound._check_references(pending.keys)
-
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[Transaction]:
-        if self._tx is not None:
-            yield self._tx
-            return
-        async with self.services.store.transaction() as tx:
-            yield tx
+        paths: dict[tuple[str, str], str] = {}
+        try:
+            async with self.services.store.transaction() as tx:
+                yield Repository(self.services, self.principal, self.access, tx, paths)
+        except MissingReferences as exc:
+            raise _unresolved(exc.keys, paths) from None
 
     # ------------------------------------------------------------------ reads
 
@@ -154,12 +157,14 @@ class Repository:
         return await self._reader.history(query, count, self.access, total=total)
 
     # ------------------------------------------------------------------ writes
+    # Validation and indexing run before the transaction begins, so that the store's writer
+    # is never held while a resource is being checked.
 
     async def create(self, resource: dict[str, Any], id_: str | None = None) -> StoredVersion:
         """Create with a server-assigned id (or the id a transaction pre-assigned)."""
-        type_ = resource["resourceType"]
-        async with self._writing() as tx:
-            return await self._store(tx, resource, type_, id_ or new_id(), 1, "POST", None)
+        prepared = self._prepare(resource, resource["resourceType"], id_ or new_id())
+        async with self.transaction() as repo:
+            return await repo._write(prepared, 1, "POST")
 
     async def update(
         self,
@@ -170,29 +175,28 @@ class Repository:
         method: str = "PUT",
     ) -> tuple[StoredVersion, bool]:
         """Update, or create with the client's id. Returns (version, created)."""
-        async with self._writing() as tx:
-            current = await tx.read(type_, id_, self.access)
+        prepared = self._prepare(resource, type_, id_)
+        async with self.transaction() as repo:
+            current = await repo._reader.read(type_, id_, self.access)
             if if_match is not None and (current is None or current.version != if_match):
                 have = "no current version" if current is None else f"version {current.version}"
                 raise VersionConflict(
                     f"If-Match asked for version {if_match} of {type_}/{id_}, which has {have}"
                 )
-            if current is None and await self._exists_hidden(tx, type_, id_):
+            if current is None and await repo._exists_hidden(type_, id_):
                 # Somebody else's resource: the requester may not see it, so it may not be
                 # overwritten either; refuse exactly as for a missing version precondition.
                 raise ResourceNotFound(f"{type_}/{id_} cannot be written")
             version = 1 if current is None else current.version + 1
             created = current is None or current.deleted
-            stored = await self._store(
-                tx, resource, type_, id_, version, method, current.compartment if current else None
-            )
-            return stored, created
+            return await repo._write(prepared, version, method), created
 
     async def delete(
         self, type_: str, id_: str, if_match: int | None = None
     ) -> StoredVersion | None:
         """Delete; returns the tombstone, or None when it was already deleted."""
-        async with self._writing() as tx:
+        async with self.transaction() as repo:
+            tx = repo._transaction()
             current = await tx.read(type_, id_, self.access)
             if current is None:
                 raise ResourceNotFound(f"{type_}/{id_} is not known")
@@ -207,64 +211,66 @@ class Repository:
                 NewVersion(type_, id_, current.version + 1, "DELETE", None, current.compartment)
             )
 
-    async def _exists_hidden(self, tx: Transaction, type_: str, id_: str) -> bool:
+    def _transaction(self) -> Transaction:
+        assert self._tx is not None, "only a repository bound to a transaction writes"
+        return self._tx
+
+    async def _exists_hidden(self, type_: str, id_: str) -> bool:
         if self.access.is_unrestricted:
             return False
-        return await tx.read(type_, id_, AccessConstraint.unrestricted()) is not None
+        return await self._reader.read(type_, id_, AccessConstraint.unrestricted()) is not None
 
-    async def _store(
-        self,
-        tx: Transaction,
-        resource: dict[str, Any],
-        type_: str,
-        id_: str,
-        version: int,
-        method: str,
-        previous_compartment: str | None,
-    ) -> StoredVersion:
+    def _prepare(self, resource: dict[str, Any], type_: str, id_: str) -> _Prepared:
         if not isinstance(resource.get("meta", {}), dict):
             raise InvalidResource("meta must be an object", expression=[f"{type_}.meta"])
-        stamped = _stamp(resource, id_, version, instant(tx.timestamp))
+        stamped = _stamp(resource, id_, 1, _PROVISIONAL_TIME)
         report = self.services.validator.validate(stamped)
-        await self._require_references(tx, report.references)
         index = self.services.extractor.extract(stamped)
-        compartment = self.services.extractor.compartment(stamped, index)
-        body = orjson.dumps(stamped)
-        return await tx.write(NewVersion(type_, id_, version, method, body, compartment, index))
+        return _Prepared(
+            resource=stamped,
+            index=index,
+            compartment=self.services.extractor.compartment(stamped, index),
+            references={
+                (ref.type, ref.id): ref.path for ref in report.references if ref.type in SUPPORTED
+            },
+        )
 
-    async def _require_references(self, tx: Transaction, references: Sequence[Any]) -> None:
-        keys = {(ref.type, ref.id): ref.path for ref in references if ref.type in SUPPORTED}
-        if not keys:
-            return
-        if self._pending is not None:
-            for key, path in keys.items():
-                self._pending.keys.setdefault(key, path)
-            return
-        await self._check_references(keys, tx)
-
-    async def _check_references(
-        self, keys: dict[tuple[str, str], str], reader: Reader | None = None
-    ) -> None:
-        if not keys:
-            return
-        found = await (reader or self._reader).existing(list(keys), self.access)
-        missing = [(key, path) for key, path in keys.items() if key not in found]
-        if missing:
-            errors = [
-                InvalidResource(
-                    f"reference {t}/{i} does not resolve to a known resource",
-                    expression=[path],
-                    issue_code="not-found",
-                )
-                for (t, i), path in missing
-            ]
-            first = errors[0]
-            raise InvalidResource(
-                first.diagnostics,
-                expression=first.expression,
-                issue_code="not-found",
-                issues=errors[1:],
+    async def _write(self, prepared: _Prepared, version: int, method: str) -> StoredVersion:
+        tx = self._transaction()
+        resource = prepared.resource
+        meta = resource["meta"]
+        meta["versionId"] = str(version)
+        meta["lastUpdated"] = instant(tx.timestamp)
+        for key, path in prepared.references.items():
+            self._reference_paths.setdefault(key, path)
+        if prepared.references:
+            tx.require(list(prepared.references), self.access)
+        return await tx.write(
+            NewVersion(
+                resource["resourceType"],
+                resource["id"],
+                version,
+                method,
+                orjson.dumps(resource),
+                prepared.compartment,
+                prepared.index,
             )
+        )
+
+
+def _unresolved(keys: list[tuple[str, str]], paths: dict[tuple[str, str], str]) -> InvalidResource:
+    errors = [
+        InvalidResource(
+            f"reference {t}/{i} does not resolve to a known resource",
+            expression=[paths[(t, i)]] if (t, i) in paths else [],
+            issue_code="not-found",
+        )
+        for t, i in keys
+    ]
+    first = errors[0]
+    return InvalidResource(
+        first.diagnostics, expression=first.expression, issue_code="not-found", issues=errors[1:]
+    )
 
 
 def _stamp(resource: dict[str, Any], id_: str, version: int, last_updated: str) -> dict[str, Any]:

@@ -5,7 +5,9 @@ FHIR validation or consent rules. Every read path takes an :class:`AccessConstra
 it inside the query, before ordering, counting and paging, so callers cannot forget it.
 
 Writes happen in a :class:`Transaction`: one per interaction (or per transaction bundle), all or
-nothing. Adapters raise only :mod:`zorgleefplan.errors` exceptions.
+nothing, durable when the ``async with`` block has exited. Adapters may defer the work of
+``write`` and ``require`` to the next read or to the commit, so their errors (VersionConflict,
+MissingReferences) may surface there. Adapters raise only :mod:`zorgleefplan.errors` exceptions.
 """
 
 from __future__ import annotations
@@ -100,7 +102,13 @@ class Transaction(Reader, Protocol):
         ...
 
     async def write(self, version: NewVersion) -> StoredVersion:
-        """Store a new version. Raises VersionConflict when ``version.version`` is taken."""
+        """Store a new version; VersionConflict when ``version.version`` does not follow the
+        current one. The returned version's ``seq`` is 0: it is assigned at commit."""
+        ...
+
+    def require(self, keys: Sequence[tuple[str, str]], access: AccessConstraint) -> None:
+        """When the transaction commits, each of ``keys`` must exist (not deleted) and be
+        visible under ``access``; otherwise the commit fails with MissingReferences."""
         ...
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from zorgleefplan.errors import VersionConflict
+from zorgleefplan.errors import MissingReferences, VersionConflict
 from zorgleefplan.store.model import (
     AccessConstraint,
     AnyOf,
@@ -179,6 +179,79 @@ async def test_concurrent_writers_lose_nothing(store: Store) -> None:
     await asyncio.gather(*(writer(n) for n in range(5)))
     page = await store.search(SearchQuery(("Task",)), Page(count=1000), ALL, total=True)
     assert page.total == 100
+
+
+async def test_required_references_are_checked_at_commit(store: Store) -> None:
+    # A transaction may require a resource it writes later (bundle entries in any order).
+    async with store.transaction() as tx:
+        tx.require([("Patient", "p1")], ALL)
+        await tx.write(NewVersion("Goal", "g1", 1, "POST", body("Goal", "g1"), "p1"))
+        await tx.write(NewVersion("Patient", "p1", 1, "POST", body("Patient", "p1"), "p1"))
+    assert await store.existing([("Goal", "g1"), ("Patient", "p1")], ALL) == {
+        ("Goal", "g1"),
+        ("Patient", "p1"),
+    }
+
+
+async def test_an_unresolved_requirement_fails_the_commit_and_stores_nothing(
+    store: Store,
+) -> None:
+    await put(store, "Patient", "p1", compartment="p1")
+    with pytest.raises(MissingReferences) as failure:
+        async with store.transaction() as tx:
+            tx.require([("Patient", "p1"), ("Patient", "ghost")], ALL)
+            await tx.write(NewVersion("Goal", "g1", 1, "POST", body("Goal", "g1"), "p1"))
+    assert failure.value.keys == [("Patient", "ghost")]
+    assert await store.read("Goal", "g1", ALL) is None
+    # Hidden counts as missing: the requirement is checked under the given access.
+    only_goals = AccessConstraint(grants=(Grant(types=frozenset({"Goal"})),))
+    with pytest.raises(MissingReferences):
+        async with store.transaction() as tx:
+            tx.require([("Patient", "p1")], only_goals)
+            await tx.write(NewVersion("Goal", "g2", 1, "POST", body("Goal", "g2"), "p1"))
+    assert await store.read("Goal", "g2", ALL) is None
+
+
+async def test_a_failing_transaction_among_concurrent_ones_takes_nobody_with_it(
+    store: Store,
+) -> None:
+    async def create(i: int) -> None:
+        async with store.transaction() as tx:
+            if i % 7 == 3:
+                tx.require([("Patient", "missing")], ALL)
+            await tx.write(NewVersion("Task", f"t{i}", 1, "POST", body("Task", f"t{i}"), None))
+
+    results = await asyncio.gather(*(create(i) for i in range(40)), return_exceptions=True)
+    failed = {i for i, r in enumerate(results) if isinstance(r, MissingReferences)}
+    assert failed == {i for i in range(40) if i % 7 == 3}
+    assert all(r is None for i, r in enumerate(results) if i not in failed)
+    stored = await store.existing([("Task", f"t{i}") for i in range(40)], ALL)
+    assert stored == {("Task", f"t{i}") for i in range(40) if i not in failed}
+
+
+async def test_a_cancelled_transaction_leaves_the_store_writable(store: Store) -> None:
+    entered = asyncio.Event()
+
+    async def slow() -> None:
+        async with store.transaction() as tx:
+            await tx.write(NewVersion("Task", "slow", 1, "POST", body("Task", "slow"), None))
+            entered.set()
+            await asyncio.sleep(10)
+
+    task = asyncio.create_task(slow())
+    await entered.wait()
+    waiters = [asyncio.create_task(put(store, "Task", f"w{i}")) for i in range(3)]
+    await asyncio.sleep(0)
+    waiters[1].cancel()
+    task.cancel()
+    await asyncio.gather(task, *waiters, return_exceptions=True)
+    await asyncio.wait_for(put(store, "Task", "after"), timeout=5)
+    assert await store.read("Task", "slow", ALL) is None
+    assert await store.existing([("Task", "w0"), ("Task", "w2"), ("Task", "after")], ALL) == {
+        ("Task", "w0"),
+        ("Task", "w2"),
+        ("Task", "after"),
+    }
 
 
 # --------------------------------------------------------------------------- history
