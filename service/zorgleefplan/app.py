@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from zorgleefplan import __version__
+from zorgleefplan.auth.services import open_auth_services
 from zorgleefplan.config import Settings
 from zorgleefplan.fhir import api as fhir_api
 from zorgleefplan.fhir.outcome import install_error_handlers
@@ -47,10 +48,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await open_services(settings)
+        try:
+            auth = await open_auth_services(settings)
+        except BaseException:
+            await services.store.close()
+            raise
         app.state.services = services
+        app.state.auth = auth
         try:
             yield
         finally:
+            await auth.close()
             await services.store.close()
 
     app = FastAPI(
