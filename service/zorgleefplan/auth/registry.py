@@ -17,6 +17,7 @@ time-dependent decision (expiry, lockout, idle lapse), so tests move time instea
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import secrets
@@ -252,8 +253,14 @@ def token_digest(token: str) -> str:
 
 
 def new_secret(nbytes: int = 32) -> str:
-    """An unguessable URL-safe string (codes, refresh tokens, family ids, client ids)."""
+    """An unguessable URL-safe string (codes, refresh tokens, family ids)."""
     return secrets.token_urlsafe(nbytes)
+
+
+def new_client_id() -> str:
+    """160 random bits as 32 lowercase base32 characters: unguessable, and safe to paste into
+    a URL or a command line (never starts with '-', unlike base64url)."""
+    return base64.b32encode(secrets.token_bytes(20)).decode("ascii").lower()
 
 
 def username_key(username: str) -> str:
@@ -405,7 +412,7 @@ def new_app(
         raise InvalidRegistration("a backend service must be bound to an Organization/ID")
     allowed = _unique(validate_scope_token(s) for s in scopes) or DEFAULT_SCOPES[kind]
     return App(
-        client_id=client_id or new_secret(24),
+        client_id=client_id or new_client_id(),
         name=_text(name, "name"),
         kind=kind,
         redirect_uris=uris,
@@ -426,6 +433,8 @@ def validate_username(username: str) -> str:
         raise InvalidRegistration("username must have 1 to 128 characters")
     if any(ch.isspace() for ch in username) or _CONTROL.search(username):
         raise InvalidRegistration("username must not contain spaces or control characters")
+    if username.startswith("-"):
+        raise InvalidRegistration("username must not start with '-'")
     return username
 
 

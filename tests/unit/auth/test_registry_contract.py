@@ -9,6 +9,7 @@ Validation of apps and accounts (above the port) is tested at the end, once.
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -705,9 +706,10 @@ async def test_sqlite_reopen_keeps_data(tmp_path: Path) -> None:
 
 
 def test_client_ids_are_unguessable() -> None:
-    ids = {public_app(FakeClock()).client_id for _ in range(50)}
-    assert len(ids) == 50
-    assert all(len(i) >= 32 for i in ids)
+    ids = {public_app(FakeClock()).client_id for _ in range(200)}
+    assert len(ids) == 200
+    # 32 base32 characters = 160 bits; nothing a shell or argparse reads as an option.
+    assert all(re.fullmatch(r"[a-z2-7]{32}", i) for i in ids)
 
 
 @pytest.mark.parametrize(
@@ -842,6 +844,7 @@ def test_account_rules() -> None:
         ({"fhir_users": ["Practitioner/p"]}, "PractitionerRole/ID"),
         ({"fhir_users": ["Patient/a b"]}, "fhirUser"),
         ({"username": "an na"}, "spaces"),
+        ({"username": "-anna"}, "start with '-'"),
         ({"username": ""}, "1 to 128"),
         ({"username": "x" * 129}, "1 to 128"),
     ]
