@@ -42,7 +42,14 @@ async def open_services(settings: Settings) -> FhirServices:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    resolve_principal: fhir_api.PrincipalResolver = fhir_api.bearer_principal,
+) -> FastAPI:
+    """The application. ``resolve_principal`` decides who each FHIR request comes from: the
+    bearer token, unless code that builds the app passes another resolver (tests of FHIR
+    behaviour act as the development principal this way; no request or setting can)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -69,5 +76,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    fhir_api.mount(app)
+    fhir_api.mount(app, resolve_principal)
     return app

@@ -1,7 +1,9 @@
 """Who is asking: the principal every request carries.
 
-The authorization issue resolves principals from tokens; until then every request carries the
-anonymous development principal, which the access layer maps to an unrestricted constraint.
+Requests to the FHIR API resolve their principal from the bearer token (zorgleefplan.auth).
+``ANONYMOUS`` is the requester of the few unauthenticated endpoints (the CapabilityStatement);
+``DEVELOPMENT`` is unrestricted and reachable only by code that builds the app with it (tests
+of FHIR behaviour, tools), never from a request.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-PrincipalKind = Literal["development", "patient", "related-person", "practitioner", "system"]
+PrincipalKind = Literal[
+    "anonymous", "development", "patient", "related-person", "practitioner", "system"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,4 +29,5 @@ class Principal:
     token_id: str | None = None  # jti of the access token the request carried
 
 
-DEVELOPMENT = Principal(kind="development", subject="anonymous", display="development principal")
+DEVELOPMENT = Principal(kind="development", subject="development", display="development principal")
+ANONYMOUS = Principal(kind="anonymous", subject="anonymous", display="anonymous")

@@ -7,6 +7,7 @@ Every interaction is listed in the OpenAPI document so it describes the real sur
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -18,7 +19,9 @@ from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from zorgleefplan.access.policy import constraint_for
-from zorgleefplan.access.principal import DEVELOPMENT, Principal
+from zorgleefplan.access.principal import ANONYMOUS, Principal
+from zorgleefplan.auth.bearer import principal_from_claims, token_from_header
+from zorgleefplan.auth.services import AuthServices
 from zorgleefplan.errors import InvalidRequest
 from zorgleefplan.fhir.body import (
     FORM,
@@ -36,15 +39,29 @@ from zorgleefplan.fhir.interactions import Context
 from zorgleefplan.fhir.outcome import FHIR_JSON
 from zorgleefplan.fhir.repository import FhirServices, Repository
 from zorgleefplan.fhir.request import FhirRequest, FhirResponse, etag, http_date
+from zorgleefplan.fhir.scope_gate import bounded_by_scopes
 
 PREFIX = "/fhir"
 _CONTENT_TYPE = f"{FHIR_JSON}; charset=utf-8"
 _PATCH_TYPES = frozenset({JSON_PATCH, *JSON_TYPES})
 
 
-async def principal_for(request: Request) -> Principal:
-    """The requester. Until the authorization server exists, the development principal."""
-    return DEVELOPMENT
+PrincipalResolver = Callable[[Request], Awaitable[Principal]]
+
+
+async def bearer_principal(request: Request) -> Principal:
+    """The requester, from the bearer access token (401 when missing or not valid)."""
+    auth: AuthServices = request.app.state.auth
+    token = token_from_header(request.headers.get("authorization"))
+    claims = auth.verifier.verify(
+        token, issuer=auth.issuer(request), audience=auth.audience(request)
+    )
+    return principal_from_claims(claims)
+
+
+def _is_metadata(request: Request) -> bool:
+    # The CapabilityStatement is public: clients read it to find the authorization server.
+    return request.method == "GET" and request.scope["path"].rstrip("/") == PREFIX + "/metadata"
 
 
 def base_url(request: Request, services: FhirServices) -> str:
@@ -95,7 +112,8 @@ async def handle(request: Request, services: FhirServices, principal: Principal)
     path = request.scope["path"].removeprefix(PREFIX).strip("/")
     base = base_url(request, services)
     req = await _fhir_request(request, path, services)
-    repo = Repository(services, principal, constraint_for(principal))
+    access = bounded_by_scopes(constraint_for(principal), principal)
+    repo = Repository(services, principal, access)
     ctx = Context(repo=repo, base=base)
     if path == "" and request.method == "POST":
         if req.body is None:
@@ -112,10 +130,14 @@ class FhirApp:
     on a read (measured with bench/). The OpenAPI document still lists every operation.
     """
 
+    def __init__(self, resolve_principal: PrincipalResolver) -> None:
+        self._resolve_principal = resolve_principal
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         services: FhirServices = scope["app"].state.services
-        response = await handle(request, services, await principal_for(request))
+        principal = ANONYMOUS if _is_metadata(request) else await self._resolve_principal(request)
+        response = await handle(request, services, principal)
         await response(scope, receive, send)
 
 
@@ -142,9 +164,9 @@ _ROUTES: list[tuple[str, str, str, str]] = [
 ]
 
 
-def mount(app: FastAPI) -> None:
+def mount(app: FastAPI, resolve_principal: PrincipalResolver = bearer_principal) -> None:
     """Serve the FHIR API at /fhir and describe it in the app's OpenAPI document."""
-    fhir = FhirApp()
+    fhir = FhirApp(resolve_principal)
     app.router.routes.append(Route(PREFIX, fhir))
     app.router.routes.append(Mount(PREFIX, fhir))
     build_openapi = app.openapi

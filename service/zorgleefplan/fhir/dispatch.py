@@ -10,6 +10,7 @@ from zorgleefplan.fhir.capability import capability_statement
 from zorgleefplan.fhir.interactions import Context
 from zorgleefplan.fhir.request import FhirRequest, FhirResponse
 from zorgleefplan.fhir.resource_types import SUPPORTED, SUPPORTED_TYPES
+from zorgleefplan.fhir.scope_gate import check_scope
 
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
@@ -29,6 +30,11 @@ def _check_id(id_: str) -> str:
     return id_
 
 
+# SMART permission letter per method at the type level and the instance level.
+_TYPE_LETTERS = {"GET": "s", "POST": "c", "PUT": "u", "PATCH": "u", "DELETE": "d"}
+_INSTANCE_LETTERS = {"GET": "r", "PUT": "u", "PATCH": "u", "DELETE": "d"}
+
+
 def _refuse(method: str, allowed: str) -> MethodNotAllowed:
     return MethodNotAllowed(f"{method} is not allowed here; allowed: {allowed}")
 
@@ -44,6 +50,7 @@ async def dispatch(req: FhirRequest, ctx: Context) -> FhirResponse:
     match parts:
         case []:
             if method == "GET":
+                check_scope(ctx.repo.principal, None, "s")
                 return await i.search(req, ctx, None)
             raise _refuse(method, "GET, and POST for batch/transaction bundles")
         case ["metadata"]:
@@ -54,10 +61,12 @@ async def dispatch(req: FhirRequest, ctx: Context) -> FhirResponse:
             raise _refuse(method, "GET")
         case ["_search"]:
             if method == "POST":
+                check_scope(ctx.repo.principal, None, "s")
                 return await i.search(req, ctx, None)
             raise _refuse(method, "POST")
         case ["_history"]:
             if method == "GET":
+                check_scope(ctx.repo.principal, None, "s")
                 return await i.history(req, ctx)
             raise _refuse(method, "GET")
         case [type_]:
@@ -71,15 +80,18 @@ async def dispatch(req: FhirRequest, ctx: Context) -> FhirResponse:
             }.get(method)
             if handler is None:
                 raise _refuse(method, "GET, POST, PUT, PATCH, DELETE")
+            check_scope(ctx.repo.principal, type_, _TYPE_LETTERS[method])
             return await handler(req, ctx, type_)
         case [type_, "_search"]:
             _check_type(type_)
             if method == "POST":
+                check_scope(ctx.repo.principal, type_, "s")
                 return await i.search(req, ctx, type_)
             raise _refuse(method, "POST")
         case [type_, "_history"]:
             _check_type(type_)
             if method == "GET":
+                check_scope(ctx.repo.principal, type_, "s")
                 return await i.history(req, ctx, type_)
             raise _refuse(method, "GET")
         case [type_, id_]:
@@ -89,17 +101,20 @@ async def dispatch(req: FhirRequest, ctx: Context) -> FhirResponse:
             handler = instance.get(method)
             if handler is None:
                 raise _refuse(method, "GET, PUT, PATCH, DELETE")
+            check_scope(ctx.repo.principal, type_, _INSTANCE_LETTERS[method])
             return await handler(req, ctx, type_, id_)
         case [type_, id_, "_history"]:
             _check_type(type_)
             _check_id(id_)
             if method == "GET":
+                check_scope(ctx.repo.principal, type_, "r")
                 return await i.history(req, ctx, type_, id_)
             raise _refuse(method, "GET")
         case [type_, id_, "_history", vid]:
             _check_type(type_)
             _check_id(id_)
             if method == "GET":
+                check_scope(ctx.repo.principal, type_, "r")
                 return await i.vread(req, ctx, type_, id_, vid)
             raise _refuse(method, "GET")
     raise InvalidRequest(f"/{req.path} is not a FHIR endpoint of this server")

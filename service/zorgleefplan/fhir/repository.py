@@ -17,9 +17,11 @@ from typing import Any
 
 import orjson
 
+from zorgleefplan.access.policy import may_write
 from zorgleefplan.access.principal import Principal
 from zorgleefplan.config import Settings
 from zorgleefplan.errors import (
+    Forbidden,
     InvalidResource,
     MissingReferences,
     ResourceGone,
@@ -238,6 +240,13 @@ class Repository:
     async def _write(self, prepared: _Prepared, version: int, method: str) -> StoredVersion:
         tx = self._transaction()
         resource = prepared.resource
+        type_, id_ = resource["resourceType"], resource["id"]
+        if not may_write(self.access, type_, id_, prepared.compartment):
+            raise Forbidden(
+                "this resource would belong to a plan you may not change"
+                if prepared.compartment
+                else "shared directory resources cannot be changed with this access"
+            )
         meta = resource["meta"]
         meta["versionId"] = str(version)
         meta["lastUpdated"] = instant(tx.timestamp)
@@ -247,8 +256,8 @@ class Repository:
             tx.require(list(prepared.references), self.access)
         return await tx.write(
             NewVersion(
-                resource["resourceType"],
-                resource["id"],
+                type_,
+                id_,
                 version,
                 method,
                 orjson.dumps(resource),
