@@ -38,6 +38,8 @@ from typing import Any, Literal
 
 import seed
 
+from zorgleefplan.auth import tokens
+from zorgleefplan.auth.keys import SigningKeys
 from zorgleefplan.config import Settings
 
 BENCH = Path(__file__).resolve().parent
@@ -233,24 +235,58 @@ def service_command(port: int, data_dir: Path) -> list[str]:
 # ------------------------------------------------------------------------------ fixtures
 
 
-def fetch(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=10) as resp:
+# Clients given a token: a sample across the whole store, about as many as a busy server has
+# active apps (within the token verifier's cache, as a real server's would be).
+TOKEN_CLIENTS = 5000
+AUTHORISED_TSV = "clients-authorised.tsv"
+
+
+def authorise_clients(work_dir: Path, root: str, source: Path, limit: int = TOKEN_CLIENTS) -> Path:
+    """Each sampled client gets a real access token for their own plan, signed with the
+    server's key as the token endpoint would sign it; wrk sends it as the bearer token."""
+    keys = SigningKeys.open(work_dir)
+    rows = source.read_text().splitlines()
+    sample = random.Random("bench-tokens").sample(rows, min(limit, len(rows)))
+    lines = []
+    for row in sample:
+        patient = row.split("\t")[0]
+        token = tokens.issue(
+            keys,
+            issuer=root,
+            audience=f"{root}/fhir",
+            subject=f"Patient/{patient}",
+            client_id="bench",
+            scope="launch/patient patient/*.cruds",
+            lifetime=4 * 3600,
+            patient=patient,
+            fhir_user=f"Patient/{patient}",
+        ).token
+        lines.append(f"{row}\t{token}\n")
+    out = work_dir / AUTHORISED_TSV
+    out.write_text("".join(lines))
+    return out
+
+
+def fetch(url: str, token: str) -> dict[str, Any]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
         if resp.status != 200:
             raise SystemExit(f"GET {url} answered {resp.status}")
         return {"headers": dict(resp.headers.items()), "body": resp.read().decode("utf-8")}
 
 
-def first_client(data_dir: Path) -> list[str]:
-    with (data_dir / seed.CLIENTS_TSV).open() as f:
+def first_client(clients_tsv: Path) -> list[str]:
+    with clients_tsv.open() as f:
         return f.readline().rstrip("\n").split("\t")
 
 
-def capture_fixture(base: str, data_dir: Path, out: Path) -> dict[str, int]:
+def capture_fixture(base: str, clients_tsv: Path, out: Path) -> dict[str, int]:
     """What the service answers for one read and one search: the bare app replays it."""
-    client = first_client(data_dir)
+    client = first_client(clients_tsv)
+    token = client[6]
     fixture = {
-        "read": fetch(f"{base}/fhir/CarePlan/{client[2]}"),
-        "search": fetch(f"{base}/fhir/CarePlan?patient=Patient/{client[0]}"),
+        "read": fetch(f"{base}/fhir/CarePlan/{client[2]}", token),
+        "search": fetch(f"{base}/fhir/CarePlan?patient=Patient/{client[0]}", token),
     }
     out.write_text(json.dumps(fixture))
     return {k: len(v["body"].encode()) for k, v in fixture.items()}
@@ -495,7 +531,7 @@ def run_one(clients: int, args: argparse.Namespace, pin: Pinning) -> RunResult:
         args.connections,
         args.warmup,
         pin,
-        data_dir / seed.CLIENTS_TSV,
+        work_dir / AUTHORISED_TSV,
         body_templates(work_dir),
     )
     env = server_env()
@@ -505,8 +541,9 @@ def run_one(clients: int, args: argparse.Namespace, pin: Pinning) -> RunResult:
     with running(service_cmd, service_log, env) as service:
         base = f"http://{HOST}:{ports['service']}"
         wait_ready(f"{base}/fhir/metadata", service, service_log)
+        authorise_clients(work_dir, base, data_dir / seed.CLIENTS_TSV)
         fixture = work_dir / "bare-fixture.json"
-        sizes = capture_fixture(base, data_dir, fixture)
+        sizes = capture_fixture(base, settings.clients_tsv, fixture)
         bare_cmd = [
             *pin.server,
             sys.executable,

@@ -1,8 +1,8 @@
 -- wrk driver for bench/run.py: one scenario per run, chosen by environment variables.
 --
 --   BENCH_MODE      read | search | create
---   BENCH_CLIENTS   clients.tsv of the seeded data dir (patient, care team, care plan,
---                   condition, first goal, first practitioner id per line)
+--   BENCH_CLIENTS   clients of the seeded data dir (patient, care team, care plan,
+--                   condition, first goal, first practitioner id, access token per line)
 --   BENCH_PATH      the type path for create, e.g. /fhir/Goal
 --   BENCH_BODY      for create: a file holding the JSON body with @PATIENT@, @CARETEAM@,
 --                   @CONDITION@, @GOAL@ and @PRACTITIONER@ placeholders
@@ -40,7 +40,14 @@ local body_template = nil
 if mode == "create" then
   body_template = read_file(assert(os.getenv("BENCH_BODY"), "BENCH_BODY not set"))
 end
-local post_headers = {["Content-Type"] = "application/fhir+json", ["Prefer"] = "return=representation"}
+local function headers_for(c)
+  local headers = {["Authorization"] = "Bearer " .. c[7]}
+  if mode == "create" then
+    headers["Content-Type"] = "application/fhir+json"
+    headers["Prefer"] = "return=representation"
+  end
+  return headers
+end
 
 local function body_for(c)
   local body = body_template
@@ -68,11 +75,11 @@ end
 function request()
   local c = clients[math.random(#clients)]
   if mode == "read" then
-    return wrk.format("GET", "/fhir/CarePlan/" .. c[3])
+    return wrk.format("GET", "/fhir/CarePlan/" .. c[3], headers_for(c))
   elseif mode == "search" then
-    return wrk.format("GET", "/fhir/CarePlan?patient=Patient/" .. c[1])
+    return wrk.format("GET", "/fhir/CarePlan?patient=Patient/" .. c[1], headers_for(c))
   elseif mode == "create" then
-    return wrk.format("POST", type_path, post_headers, body_for(c))
+    return wrk.format("POST", type_path, headers_for(c), body_for(c))
   end
   error("unknown BENCH_MODE " .. tostring(mode))
 end
