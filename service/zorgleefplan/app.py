@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from zorgleefplan import __version__
-from zorgleefplan.auth import oauth_routes
+from zorgleefplan.auth import authorize_routes, oauth_routes
 from zorgleefplan.auth.services import open_auth_services
 from zorgleefplan.config import Settings
 from zorgleefplan.fhir import api as fhir_api
@@ -79,4 +79,5 @@ def create_app(
     install_error_handlers(app)
     fhir_api.mount(app, resolve_principal)
     app.include_router(oauth_routes.router)
+    app.include_router(authorize_routes.router)
     return app

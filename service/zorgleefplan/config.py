@@ -42,6 +42,20 @@ class Settings(BaseSettings):
     service_id: str = "zorgleefplan"
     service_name: str = "Zorgleefplan"
 
+    # Person login on the authorization pages: the built-in account store, or an external
+    # OpenID Connect provider (a DigiD / UZI broker in production).
+    login_method: Literal["builtin", "oidc"] = "builtin"
+    oidc_issuer: str | None = None  # https URL; its /.well-known/openid-configuration is read
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    # Where the provider sends the browser back; default <public root>/oauth/login/oidc/callback.
+    oidc_redirect_uri: str | None = None
+    oidc_scope: str = "openid"
+    # Session cookie of the login and consent pages: Secure when the public URL is https, or
+    # always when this is true (set it behind a TLS-terminating proxy that forwards http).
+    cookie_secure: bool = False
+    login_session_lifetime: int = Field(default=15 * 60, ge=60, le=24 * 3600)
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "zorgleefplan.sqlite3"

@@ -1,0 +1,1 @@
+"""Server-rendered pages in Dutch (login and consent of the authorization server)."""
