@@ -62,7 +62,12 @@ class KeyPair:
         }
         claims.update(overrides)
         claims = {k: v for k, v in claims.items() if v is not None}
-        return jwt.encode({"alg": self.alg, "kid": self.kid, "typ": "JWT"}, claims, self.key)
+        return jwt.encode(
+            {"alg": self.alg, "kid": self.kid, "typ": "JWT"},
+            claims,
+            self.key,
+            algorithms=[self.alg],
+        )
 
 
 def ec_pair(curve: str = "P-256", alg: str = "ES256") -> KeyPair:
