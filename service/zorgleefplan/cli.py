@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zorgleefplan import cli_keys
 from zorgleefplan.config import Settings
 
 if TYPE_CHECKING:
@@ -397,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_clients(commands)
     _add_accounts(commands)
+    cli_keys.add_commands(commands)
     return parser
 
 
