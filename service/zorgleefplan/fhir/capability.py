@@ -23,6 +23,7 @@ TYPE_INTERACTIONS = (
     "create",
     "search-type",
 )
+OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 SYSTEM_INTERACTIONS = ("transaction", "batch", "search-system", "history-system")
 
 _COMMON_SEARCH = (
@@ -48,9 +49,50 @@ def _search_params(registry: SearchParameterRegistry, type_: str) -> list[dict[s
     return params
 
 
+def security(oauth_root: str) -> dict[str, Any]:
+    """SMART on FHIR security: the service coding and the oauth-uris extension (SMART App
+    Launch 2.x; /.well-known/smart-configuration says the same and more)."""
+    return {
+        "extension": [
+            {
+                "url": OAUTH_URIS,
+                "extension": [
+                    {"url": "authorize", "valueUri": oauth_root + "/oauth/authorize"},
+                    {"url": "token", "valueUri": oauth_root + "/oauth/token"},
+                    {"url": "revoke", "valueUri": oauth_root + "/oauth/revoke"},
+                    {"url": "introspect", "valueUri": oauth_root + "/oauth/introspect"},
+                ],
+            }
+        ],
+        "service": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "SMART-on-FHIR",
+                        "display": "SMART-on-FHIR",
+                    }
+                ],
+                "text": "OAuth 2.0 / SMART App Launch (bearer tokens)",
+            }
+        ],
+        "description": "Every request except GET /metadata needs a bearer token; see "
+        + oauth_root
+        + "/.well-known/smart-configuration",
+    }
+
+
 def capability_statement(
-    registry: SearchParameterRegistry, base: str, software_date: str
+    registry: SearchParameterRegistry,
+    base: str,
+    software_date: str,
+    *,
+    oauth_root: str | None = None,
 ) -> dict[str, Any]:
+    """``oauth_root`` is where the authorization server lives; by default the FHIR base
+    without its ``/fhir`` suffix (both are served by this app)."""
+    if oauth_root is None:
+        oauth_root = base.removesuffix("/").removesuffix("/fhir")
     resources = []
     for type_ in SUPPORTED_TYPES:
         refs = sorted(
@@ -99,6 +141,7 @@ def capability_statement(
         "rest": [
             {
                 "mode": "server",
+                "security": security(oauth_root),
                 "resource": resources,
                 "interaction": [{"code": c} for c in SYSTEM_INTERACTIONS],
                 "searchParam": [
