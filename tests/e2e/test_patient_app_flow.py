@@ -1,0 +1,142 @@
+"""The patient-app flow end to end against a real ``zorgleefplan serve``, driven by a real OAuth
+client library: authlib's AsyncOAuth2Client with PKCE S256 authorizes (the login and consent
+pages are followed with form posts, as a browser would), exchanges the code, reads the client's
+plan data with the bearer token, and refreshes."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import warnings
+from pathlib import Path
+
+import httpx
+import pytest
+
+from zorgleefplan.access.principal import DEVELOPMENT
+from zorgleefplan.app import open_services
+from zorgleefplan.auth.passwords import Passwords
+from zorgleefplan.auth.registry import new_account, new_app, utc_now
+from zorgleefplan.auth.services import open_auth_services
+from zorgleefplan.config import Settings
+from zorgleefplan.fhir.repository import Repository
+from zorgleefplan.store.model import AccessConstraint
+
+from .conftest import start_server
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # authlib warns at import when it falls back to httpx
+    from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+
+REDIRECT = "http://127.0.0.1:9/callback"  # never contacted: the client reads the Location
+PASSWORD = "correct horse battery"
+SCOPE = "openid fhirUser launch/patient offline_access patient/Patient.rs patient/CarePlan.rs"
+
+
+async def seed(data_dir: Path) -> str:
+    settings = Settings(data_dir=data_dir)
+    services = await open_services(settings)
+    try:
+        auth = await open_auth_services(settings)
+        try:
+            repo = Repository(services, DEVELOPMENT, AccessConstraint.unrestricted())
+            for pid, given in (("p1", "Anna"), ("p2", "Bert")):
+                patient = {"resourceType": "Patient", "id": pid, "name": [{"given": [given]}]}
+                await repo.update("Patient", pid, patient)
+            app = new_app(
+                name="Mijn Dossier App", kind="public", redirect_uris=[REDIRECT], created=utc_now()
+            )
+            await auth.registry.add_app(app)
+            await auth.registry.add_account(
+                new_account(
+                    username="anna",
+                    fhir_users=["Patient/p1"],
+                    password_hash=await Passwords().hash(PASSWORD),
+                    created=utc_now(),
+                )
+            )
+            return app.client_id
+        finally:
+            await auth.close()
+    finally:
+        await services.store.close()
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)
+
+
+async def pages(root: str, authorize_url: str) -> str:
+    """Follow /oauth/authorize, log in, approve with remember; the app's callback URL."""
+    async with httpx.AsyncClient(base_url=root, timeout=10) as browser:
+        start = await browser.get(authorize_url)
+        assert start.status_code == 303 and start.headers["location"] == "/oauth/login"
+        login_page = await browser.get("/oauth/login")
+        login = await browser.post(
+            "/oauth/login",
+            data={"username": "anna", "password": PASSWORD, "csrf": csrf_of(login_page.text)},
+        )
+        assert login.status_code == 303, login.text
+        consent = await browser.get(login.headers["location"])
+        assert "Mijn Dossier App" in consent.text
+        decision = await browser.post(
+            "/oauth/consent",
+            data={"decision": "approve", "remember": "yes", "csrf": csrf_of(consent.text)},
+        )
+        assert decision.status_code == 303, decision.text
+        return decision.headers["location"]
+
+
+async def test_authlib_client_authorizes_reads_and_refreshes(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    client_id = await seed(data_dir)
+    server = start_server(data_dir)
+    root = f"http://127.0.0.1:{server.port}"
+    try:
+        verifier = secrets.token_urlsafe(48)
+        async with AsyncOAuth2Client(
+            client_id=client_id,
+            redirect_uri=REDIRECT,
+            scope=SCOPE,
+            code_challenge_method="S256",
+            token_endpoint_auth_method="none",
+            timeout=10,
+        ) as app:
+            url, state = app.create_authorization_url(
+                f"{root}/oauth/authorize", code_verifier=verifier
+            )
+            callback = await pages(root, url)
+            assert callback.startswith(REDIRECT + "?")
+            assert f"state={state}" in callback
+            token = await app.fetch_token(
+                f"{root}/oauth/token",
+                authorization_response=callback,
+                state=state,
+                code_verifier=verifier,
+            )
+            assert token["patient"] == "p1"
+            assert token["fhirUser"] == "Patient/p1"
+            assert "refresh_token" in token
+
+            own = await app.get(f"{root}/fhir/Patient/p1")
+            assert own.status_code == 200, own.text
+            assert own.json()["id"] == "p1"
+            other = await app.get(f"{root}/fhir/Patient/p2")
+            assert other.status_code == 404  # another client's record stays hidden
+            anonymous = httpx.get(f"{root}/fhir/Patient/p1")
+            assert anonymous.status_code == 401
+
+            first_refresh = token["refresh_token"]
+            refreshed = await app.refresh_token(f"{root}/oauth/token")
+            assert refreshed["access_token"] != token["access_token"]
+            assert refreshed["refresh_token"] != first_refresh
+            again = await app.get(f"{root}/fhir/Patient/p1")
+            assert again.status_code == 200
+
+            # The rotated-away refresh token is refused (reuse detection).
+            with pytest.raises(OAuthError):
+                await app.refresh_token(f"{root}/oauth/token", refresh_token=first_refresh)
+    finally:
+        server.stop()
