@@ -125,6 +125,7 @@ class OidcLogin:
             token_endpoint_auth_method=("client_secret_basic" if self._client_secret else "none"),
             scope=self._scope,
             redirect_uri=callback_url,
+            code_challenge_method="S256",
             transport=self._transport,
             timeout=10.0,
         )
@@ -155,7 +156,6 @@ class OidcLogin:
                 state=state,
                 nonce=nonce,
                 code_verifier=verifier,
-                code_challenge_method="S256",
             )
         return url, {"state": state, "nonce": nonce, "verifier": verifier}
 

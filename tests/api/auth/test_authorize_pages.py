@@ -529,3 +529,111 @@ def test_session_secret_is_created_once_with_owner_only_permissions(tmp_path: Pa
     assert (tmp_path / SECRET_FILE).stat().st_mode & 0o777 == 0o600
     assert len(first) == 32
     assert [p.name for p in tmp_path.iterdir()] == [SECRET_FILE]
+
+
+# --------------------------------------------------------------------------- external login
+
+
+ISSUER = "https://broker.example.org"
+
+
+class FakeProvider:
+    """An OpenID Connect provider behind httpx.MockTransport: discovery, JWKS and a token
+    endpoint that answers with an ID token whose claims the test chooses."""
+
+    def __init__(self) -> None:
+        from joserfc.jwk import ECKey
+
+        self.key = ECKey.generate_key("P-256", parameters={"kid": "k1"})
+        self.claims: dict = {}
+        self.token_requests: list[dict] = []
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        import time
+
+        from joserfc import jwt
+
+        path = request.url.path
+        if path == "/.well-known/openid-configuration":
+            return httpx.Response(
+                200,
+                json={
+                    "issuer": ISSUER,
+                    "authorization_endpoint": ISSUER + "/authorize",
+                    "token_endpoint": ISSUER + "/token",
+                    "jwks_uri": ISSUER + "/jwks",
+                },
+            )
+        if path == "/jwks":
+            return httpx.Response(200, json={"keys": [self.key.as_dict(private=False)]})
+        if path == "/token":
+            form = dict(parse_qs(request.content.decode()))
+            self.token_requests.append({k: v[0] for k, v in form.items()})
+            now = int(time.time())
+            claims = {"iss": ISSUER, "aud": "zlp", "sub": "s-1", "iat": now, "exp": now + 300}
+            claims.update(self.claims)
+            id_token = jwt.encode({"alg": "ES256", "kid": "k1"}, claims, self.key)
+            return httpx.Response(
+                200, json={"access_token": "x", "token_type": "Bearer", "id_token": id_token}
+            )
+        return httpx.Response(404)
+
+
+@pytest.fixture
+async def external(world: World) -> tuple:
+    from zorgleefplan.auth.login import OidcLogin
+
+    await world.auth.registry.add_account(
+        new_account(
+            username="erik",
+            fhir_users=["Patient/p2"],
+            external=(ISSUER, "s-1"),
+            created=utc_now(),
+        )
+    )
+    provider = FakeProvider()
+    login = OidcLogin(
+        world.auth.registry,
+        issuer=ISSUER,
+        client_id="zlp",
+        client_secret=None,
+        transport=httpx.MockTransport(provider.handler),
+    )
+    return login, provider
+
+
+async def test_external_login_finds_the_account_by_issuer_and_subject(external: tuple) -> None:
+    login, provider = external
+    callback = "http://test/oauth/login/oidc/callback"
+    url, pending = await login.begin(callback)
+    sent = parse_qs(urlsplit(url).query)
+    assert url.startswith(ISSUER + "/authorize?")
+    assert sent["state"] == [pending["state"]] and sent["nonce"] == [pending["nonce"]]
+    assert sent["code_challenge_method"] == ["S256"]
+    assert sent["code_challenge"] == [s256(pending["verifier"])]
+    assert sent["redirect_uri"] == [callback]
+
+    provider.claims = {"nonce": pending["nonce"]}
+    account = await login.complete(pending, {"code": "c1", "state": pending["state"]}, callback)
+    assert account is not None and account.username == "erik"
+    assert provider.token_requests[-1]["code_verifier"] == pending["verifier"]
+
+
+@pytest.mark.parametrize(
+    ("claims", "params"),
+    [
+        ({"nonce": "other"}, {}),  # replayed or foreign ID token
+        ({"aud": "someone-else"}, {}),
+        ({"iss": "https://evil.example"}, {}),
+        ({"sub": "unknown-subject"}, {}),
+        ({}, {"state": "forged"}),
+        ({}, {"error": "access_denied"}),
+    ],
+)
+async def test_external_login_refusals(external: tuple, claims: dict, params: dict) -> None:
+    login, provider = external
+    callback = "http://test/oauth/login/oidc/callback"
+    _, pending = await login.begin(callback)
+    provider.claims = {"nonce": pending["nonce"], **claims}
+    answer = {"code": "c1", "state": pending["state"], **params}
+    assert await login.complete(pending, answer, callback) is None
