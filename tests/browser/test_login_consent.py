@@ -70,7 +70,8 @@ def test_login_consent_remember_and_approve_in_chromium(
     params = parse_qs(landed.query)
     assert params["state"] == ["browser-state-42"]
     (code,) = params["code"]
-    assert app_callback.received and "code=" in app_callback.received[-1]
+    callbacks = [p for p in app_callback.received if p.startswith("/callback?")]
+    assert len(callbacks) == 1 and f"code={code}" in callbacks[0]
 
     token = httpx.post(
         f"{seeded_server.root}/oauth/token",
