@@ -264,14 +264,18 @@ def _provision(obj: object, parent_type: ProvisionType | None) -> Provision:
     )
 
 
-def _mentions_deny(obj: object) -> bool:
-    """Whether a provision tree says ``deny`` anywhere (read without trusting its shape)."""
-    if isinstance(obj, Mapping):
-        if obj.get("type") == "deny":
-            return True
-        nested = obj.get("provision")
-        return any(_mentions_deny(p) for p in nested) if isinstance(nested, list) else False
-    return False
+def _mentions_deny(obj: object, parent_type: object = None) -> bool:
+    """Whether a provision tree denies anywhere (read without trusting its shape): an explicit
+    ``deny``, or a nested provision without type under a ``permit``."""
+    if not isinstance(obj, Mapping):
+        return False
+    type_ = obj.get("type")
+    if type_ == "deny" or (type_ is None and parent_type == "permit"):
+        return True
+    nested = obj.get("provision")
+    if not isinstance(nested, list):
+        return False
+    return any(_mentions_deny(p, type_ or parent_type) for p in nested)
 
 
 def parse_consent(resource: object) -> Consent | None:
