@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,6 +10,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from starlette.requests import Request
+
+with warnings.catch_warnings(record=True):
+    # authlib 1.9 warns once, at import, that it fell back from httpx2 to httpx, and installs
+    # an "always" filter for its warnings that would override pytest's; take both here,
+    # before anything imports the service.
+    import authlib.integrations.httpx_client  # noqa: F401
 
 from zorgleefplan.access.principal import DEVELOPMENT, Principal
 from zorgleefplan.app import create_app

@@ -197,7 +197,8 @@ async def validate_authorization_request(
         scope = check_scope(auth, app, requested)
     except ValueError as exc:
         raise refuse("invalid_scope", str(exc)) from None
-    if auth.settings.base_url and params.get("aud") not in (None, issuer + "/fhir"):
+    # SMART's aud names the FHIR server the app means; a token meant for another is refused.
+    if issuer and params.get("aud") not in (None, issuer + "/fhir"):
         raise refuse("invalid_request", "aud is not this server's FHIR base URL")
 
     return AuthorizationRequest(

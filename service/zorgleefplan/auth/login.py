@@ -34,9 +34,9 @@ from zorgleefplan.config import Settings
 
 log = logging.getLogger("zorgleefplan.auth.login")
 
-with warnings.catch_warnings():
-    # authlib 1.9 prefers httpx2 and warns once, at import, when it falls back to httpx.
-    warnings.simplefilter("ignore")
+with warnings.catch_warnings(record=True):
+    # authlib 1.9 prefers httpx2 and warns once, at import, when it falls back to httpx; it
+    # also installs an "always" filter for its warnings, which this block takes back.
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 ID_TOKEN_ALGORITHMS = ("RS256", "ES256", "PS256")

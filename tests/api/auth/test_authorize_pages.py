@@ -216,6 +216,7 @@ async def test_repeated_parameter_is_refused_without_redirect(
         ({"code_challenge_method": None}, "invalid_request"),
         ({"response_type": "token"}, "unsupported_response_type"),
         ({"scope": "patient/Observation.rs zorgleefplan~nope"}, "invalid_scope"),
+        ({"aud": "https://other-server.example/fhir"}, "invalid_request"),
     ],
 )
 async def test_refusals_after_a_trusted_redirect_uri_go_back_to_the_app(
