@@ -634,8 +634,15 @@ def decide_read(
     emergency = emergency_purpose and principal.kind == "practitioner"
     purposes = _purposes(purpose_of_use, emergency)
     regie = _regie_designations(actor, facts, now)
-    if not facts.consents and not regie and not emergency:
-        return NOTHING  # the common case for a client who shares nothing with this actor
+    if (
+        not regie
+        and not emergency
+        and not any(
+            c.status == "active" and (not c.valid or c.has_scope(codes.SCOPE_PRIVACY))
+            for c in facts.consents
+        )
+    ):
+        return NOTHING  # the common case: a client who shares nothing through access Consents
     ev = _evaluate(facts, actor, codes.ACTION_ACCESS, purposes, now, config)
     result = _Region()
     basis: list[Basis] = []

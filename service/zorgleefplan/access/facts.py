@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Literal
 
 from zorgleefplan.access import codes
@@ -65,6 +66,11 @@ def normalize_reference(value: object) -> str | None:
     """``Type/id`` for a relative, absolute or versioned literal reference; None otherwise."""
     if not isinstance(value, str):
         return None
+    return _normalize(value)
+
+
+@lru_cache(maxsize=4096)
+def _normalize(value: str) -> str | None:
     match = _REF.fullmatch(value)
     return f"{match[1]}/{match[2]}" if match else None
 
