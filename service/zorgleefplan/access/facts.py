@@ -276,12 +276,14 @@ def _mentions_deny(obj: object, parent_type: object = None) -> bool:
     if not isinstance(obj, Mapping):
         return False
     type_ = obj.get("type")
-    if type_ == "deny" or (type_ is None and parent_type == "permit"):
+    if type_ is None and parent_type in ("permit", "deny"):
+        type_ = "deny" if parent_type == "permit" else "permit"  # an implied exception
+    if type_ == "deny":
         return True
     nested = obj.get("provision")
     if not isinstance(nested, list):
         return False
-    return any(_mentions_deny(p, type_ or parent_type) for p in nested)
+    return any(_mentions_deny(p, type_) for p in nested)
 
 
 def parse_consent(resource: object) -> Consent | None:
