@@ -4,38 +4,17 @@ and Debian's chromium (the tests skip with a reason when it is not installed).""
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 
-from zorgleefplan.access.principal import DEVELOPMENT
-from zorgleefplan.app import open_services
-from zorgleefplan.auth.passwords import Passwords
-from zorgleefplan.auth.registry import new_account, new_app, utc_now
-from zorgleefplan.auth.services import open_auth_services
-from zorgleefplan.config import Settings
-from zorgleefplan.fhir.repository import Repository
-from zorgleefplan.store.model import AccessConstraint
+from tests.support import PatientAppWorld, seed_patient_app, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
-PASSWORD = "correct horse battery"
-APP_NAME = "Mijn Dossier App"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -89,94 +68,43 @@ def app_callback() -> Iterator[AppCallback]:
         thread.join(timeout=5)
 
 
-async def seed(data_dir: Path, redirect_uri: str) -> str:
-    """One patient app, one client (Patient/p1) with an account ``anna``; returns client_id."""
-    settings = Settings(data_dir=data_dir)
-    services = await open_services(settings)
-    try:
-        auth = await open_auth_services(settings)
-        try:
-            repo = Repository(services, DEVELOPMENT, AccessConstraint.unrestricted())
-            patient = {
-                "resourceType": "Patient",
-                "id": "p1",
-                "name": [{"use": "official", "given": ["Anna"], "family": "de Vries"}],
-            }
-            await repo.update("Patient", "p1", patient)
-            app = new_app(
-                name=APP_NAME,
-                kind="public",
-                redirect_uris=[redirect_uri],
-                organization_name="PGO Leverancier B.V.",
-                created=utc_now(),
-            )
-            await auth.registry.add_app(app)
-            await auth.registry.add_account(
-                new_account(
-                    username="anna",
-                    display_name="Anna de Vries",
-                    fhir_users=["Patient/p1"],
-                    password_hash=await Passwords().hash(PASSWORD),
-                    created=utc_now(),
-                )
-            )
-            return app.client_id
-        finally:
-            await auth.close()
-    finally:
-        await services.store.close()
-
-
 @dataclass
 class Running:
     root: str  # http://127.0.0.1:PORT
     client_id: str
-    data_dir: Path
-    app_name: str = APP_NAME
-    username: str = "anna"
-    password: str = PASSWORD
+    world: PatientAppWorld
+
+    @property
+    def app_name(self) -> str:
+        return self.world.app_name
+
+    @property
+    def username(self) -> str:
+        return self.world.username
+
+    @property
+    def password(self) -> str:
+        return self.world.password
 
 
 @pytest.fixture
 def seeded_server(tmp_path: Path, app_callback: AppCallback) -> Iterator[Running]:
+    world = PatientAppWorld(
+        redirect_uri=app_callback.redirect_uri,
+        organization_name="PGO Leverancier B.V.",
+        display_name="Anna de Vries",
+        patients=(
+            {
+                "resourceType": "Patient",
+                "id": "p1",
+                "name": [{"use": "official", "given": ["Anna"], "family": "de Vries"}],
+            },
+        ),
+    )
     data_dir = tmp_path / "data"
-    client_id = asyncio.run(seed(data_dir, app_callback.redirect_uri))
-    port = free_port()
-    log = tmp_path / "server.log"
-    with log.open("ab") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "zorgleefplan",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data_dir),
-                "--log-level",
-                "warning",
-            ],
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
-    root = f"http://127.0.0.1:{port}"
+    client_id = asyncio.run(seed_patient_app(data_dir, world))
+    server = start_server(data_dir)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited early: {log.read_text()}")
-            try:
-                if httpx.get(f"{root}/fhir/metadata", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not become ready in 30 s")
-            time.sleep(0.1)
-        yield Running(root, client_id, data_dir)
+        yield Running(server.root, client_id, world)
     finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=20)
+        server.stop()

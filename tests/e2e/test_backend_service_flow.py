@@ -16,7 +16,7 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from .conftest import start_server
+from tests.support import start_server
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 

@@ -7,59 +7,24 @@ from __future__ import annotations
 
 import re
 import secrets
-import warnings
 from pathlib import Path
 
 import httpx
 import pytest
+from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
-from zorgleefplan.access.principal import DEVELOPMENT
-from zorgleefplan.app import open_services
-from zorgleefplan.auth.passwords import Passwords
-from zorgleefplan.auth.registry import new_account, new_app, utc_now
-from zorgleefplan.auth.services import open_auth_services
-from zorgleefplan.config import Settings
-from zorgleefplan.fhir.repository import Repository
-from zorgleefplan.store.model import AccessConstraint
-
-from .conftest import start_server
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # authlib warns at import when it falls back to httpx
-    from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+from tests.support import PatientAppWorld, seed_patient_app, start_server
 
 REDIRECT = "http://127.0.0.1:9/callback"  # never contacted: the client reads the Location
-PASSWORD = "correct horse battery"
+WORLD = PatientAppWorld(
+    redirect_uri=REDIRECT,
+    patients=(
+        {"resourceType": "Patient", "id": "p1", "name": [{"given": ["Anna"]}]},
+        {"resourceType": "Patient", "id": "p2", "name": [{"given": ["Bert"]}]},
+    ),
+)
+PASSWORD = WORLD.password
 SCOPE = "openid fhirUser launch/patient offline_access patient/Patient.rs patient/CarePlan.rs"
-
-
-async def seed(data_dir: Path) -> str:
-    settings = Settings(data_dir=data_dir)
-    services = await open_services(settings)
-    try:
-        auth = await open_auth_services(settings)
-        try:
-            repo = Repository(services, DEVELOPMENT, AccessConstraint.unrestricted())
-            for pid, given in (("p1", "Anna"), ("p2", "Bert")):
-                patient = {"resourceType": "Patient", "id": pid, "name": [{"given": [given]}]}
-                await repo.update("Patient", pid, patient)
-            app = new_app(
-                name="Mijn Dossier App", kind="public", redirect_uris=[REDIRECT], created=utc_now()
-            )
-            await auth.registry.add_app(app)
-            await auth.registry.add_account(
-                new_account(
-                    username="anna",
-                    fhir_users=["Patient/p1"],
-                    password_hash=await Passwords().hash(PASSWORD),
-                    created=utc_now(),
-                )
-            )
-            return app.client_id
-        finally:
-            await auth.close()
-    finally:
-        await services.store.close()
 
 
 def csrf_of(html: str) -> str:
@@ -91,7 +56,7 @@ async def pages(root: str, authorize_url: str) -> str:
 
 async def test_authlib_client_authorizes_reads_and_refreshes(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    client_id = await seed(data_dir)
+    client_id = await seed_patient_app(data_dir, WORLD)
     server = start_server(data_dir)
     root = f"http://127.0.0.1:{server.port}"
     try:

@@ -8,9 +8,7 @@ from pathlib import Path
 import httpx
 from fhirpy import AsyncFHIRClient
 
-from tests.support import mint_access_token
-
-from .conftest import Server, start_server
+from tests.support import Server, mint_access_token, start_server
 
 
 def _bearer(server: Server, patient: str) -> dict[str, str]:
