@@ -30,6 +30,20 @@ class StoredVersion:
     compartment: str | None = None  # the client (Patient id) this resource belongs to
 
 
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One audit record (a rendered AuditEvent) as the store keeps it: append-only.
+
+    ``patient`` is the client whose access log holds it (None for events about no client,
+    such as a failed login for an unknown name); ``seq`` is assigned when it is stored."""
+
+    id: str
+    recorded: int  # µs since epoch, UTC
+    patient: str | None
+    body: bytes  # the AuditEvent as canonical JSON
+    seq: int = 0
+
+
 # --------------------------------------------------------------------------- index values
 # Extracted at write time from the SearchParameter expressions. ``param`` is the search
 # parameter code; rows belong to one resource, so the code needs no type prefix.

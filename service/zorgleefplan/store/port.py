@@ -19,6 +19,7 @@ from typing import Protocol
 
 from zorgleefplan.store.model import (
     AccessConstraint,
+    AuditRow,
     NewVersion,
     Page,
     SearchPage,
@@ -92,6 +93,18 @@ class Reader(Protocol):
         self, query: HistoryQuery, count: int, access: AccessConstraint, *, total: bool = False
     ) -> HistoryPage: ...
 
+    # The audit log: append-only, read per client. Who may read a client's log is decided
+    # above the store (the log is not part of the resource set, so no constraint applies).
+
+    async def audit_page(
+        self, patient: str, before_seq: int | None, count: int
+    ) -> tuple[tuple[AuditRow, ...], int | None]:
+        """The newest ``count`` audit rows of ``patient`` older than ``before_seq`` (all when
+        None), newest first, and the cursor of the next page (None on the last page)."""
+        ...
+
+    async def audit_read(self, id_: str) -> AuditRow | None: ...
+
 
 class Transaction(Reader, Protocol):
     """A unit of work; commits when the context exits cleanly, rolls back otherwise."""
@@ -111,8 +124,17 @@ class Transaction(Reader, Protocol):
         visible under ``access``; otherwise the commit fails with MissingReferences."""
         ...
 
+    def append_audit(self, rows: Sequence[AuditRow]) -> None:
+        """Append audit rows, written with the transaction (buffered like ``write``)."""
+        ...
+
 
 class Store(Reader, Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+
+    async def purge_audit(self, recorded_before: int) -> int:
+        """Delete the audit rows recorded before ``recorded_before`` (µs): the retention
+        purge, the only deletion of audit rows there is. Returns how many went."""
+        ...
 
     async def close(self) -> None: ...

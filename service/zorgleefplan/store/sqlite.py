@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from zorgleefplan.errors import MissingReferences, StoreUnavailable, VersionConflict
 from zorgleefplan.store.model import (
     AccessConstraint,
+    AuditRow,
     IndexValues,
     NewVersion,
     Page,
@@ -123,6 +124,18 @@ CREATE INDEX IF NOT EXISTS idx_number_rid ON idx_number (rid);
 CREATE TABLE IF NOT EXISTS idx_uri (rid INTEGER NOT NULL, param TEXT NOT NULL, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS idx_uri_value ON idx_uri (param, value);
 CREATE INDEX IF NOT EXISTS idx_uri_rid ON idx_uri (rid);
+
+-- The audit log (NEN 7513): append-only. Rows are inserted and, past retention, deleted by
+-- the purge; nothing ever updates one.
+CREATE TABLE IF NOT EXISTS audit_event (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    recorded INTEGER NOT NULL,               -- µs since epoch, UTC
+    patient TEXT,                            -- the client whose log holds it
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_patient ON audit_event (patient, seq);
+CREATE INDEX IF NOT EXISTS audit_recorded ON audit_event (recorded);
 """
 
 _INDEX_TABLES = (
@@ -393,6 +406,42 @@ def _history(
     )
 
 
+_AUDIT = "seq, id, recorded, patient, body"
+
+
+def _audit_row(row: tuple[Any, ...]) -> AuditRow:
+    return AuditRow(id=row[1], recorded=row[2], patient=row[3], body=row[4], seq=row[0])
+
+
+def _audit_page(
+    conn: sqlite3.Connection, patient: str, before_seq: int | None, count: int
+) -> tuple[tuple[AuditRow, ...], int | None]:
+    rows = conn.execute(
+        f"SELECT {_AUDIT} FROM audit_event WHERE patient = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+        (patient, before_seq if before_seq is not None else 2**63 - 1, count + 1),
+    ).fetchall()
+    more = len(rows) > count
+    rows = rows[:count]
+    return tuple(_audit_row(r) for r in rows), (rows[-1][0] if more and rows else None)
+
+
+def _audit_read(conn: sqlite3.Connection, id_: str) -> AuditRow | None:
+    row = conn.execute(f"SELECT {_AUDIT} FROM audit_event WHERE id = ?", (id_,)).fetchone()
+    return _audit_row(row) if row else None
+
+
+def _append_audit(conn: sqlite3.Connection, rows: Sequence[AuditRow]) -> None:
+    conn.executemany(
+        "INSERT INTO audit_event (id, recorded, patient, body) VALUES (?, ?, ?, ?)",
+        [(r.id, r.recorded, r.patient, r.body) for r in rows],
+    )
+
+
+def _purge_audit(conn: sqlite3.Connection, recorded_before: int) -> int:
+    # The retention purge: the only statement that removes audit rows.
+    return conn.execute("DELETE FROM audit_event WHERE recorded < ?", (recorded_before,)).rowcount
+
+
 def _write(conn: sqlite3.Connection, new: NewVersion, timestamp: int) -> StoredVersion:
     current = conn.execute(
         "SELECT rid, version FROM resource WHERE type = ? AND id = ?", (new.type, new.id)
@@ -559,6 +608,14 @@ class _SqliteReader:
     ) -> HistoryPage:
         return await self._run(lambda c: _history(c, query, count, access, total))
 
+    async def audit_page(
+        self, patient: str, before_seq: int | None, count: int
+    ) -> tuple[tuple[AuditRow, ...], int | None]:
+        return await self._run(lambda c: _audit_page(c, patient, before_seq, count))
+
+    async def audit_read(self, id_: str) -> AuditRow | None:
+        return await self._run(lambda c: _audit_read(c, id_))
+
 
 class SqliteTransaction(_SqliteReader):
     """One interaction's unit of work: a savepoint inside the store's open group transaction.
@@ -573,6 +630,7 @@ class SqliteTransaction(_SqliteReader):
         self._timestamp = timestamp
         self._started = False
         self._writes: list[NewVersion] = []
+        self._audit: list[AuditRow] = []
         self._required: list[tuple[tuple[str, str], AccessConstraint]] = []
 
     @property
@@ -595,6 +653,9 @@ class SqliteTransaction(_SqliteReader):
     def require(self, keys: Sequence[tuple[str, str]], access: AccessConstraint) -> None:
         self._required.extend((key, access) for key in keys)
 
+    def append_audit(self, rows: Sequence[AuditRow]) -> None:
+        self._audit.extend(rows)
+
     async def _on_writer(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def flushed_then(conn: sqlite3.Connection) -> T:
             self._flush(conn)
@@ -609,6 +670,9 @@ class SqliteTransaction(_SqliteReader):
         writes, self._writes = self._writes, []
         for version in writes:
             _write(conn, version, self._timestamp)
+        if self._audit:
+            audit, self._audit = self._audit, []
+            _append_audit(conn, audit)
 
     def _finish(self, conn: sqlite3.Connection) -> None:
         """Flush, check the required references, and release the savepoint (on the writer)."""
@@ -766,6 +830,10 @@ class SqliteStore(_SqliteReader):
                 _settle_group(group, outcome, close=True)
         finally:
             self._closer = None
+
+    async def purge_audit(self, recorded_before: int) -> int:
+        async with self.transaction() as tx:
+            return await tx._on_writer(lambda c: _purge_audit(c, recorded_before))
 
     async def close(self) -> None:
         if self._closer is not None:

@@ -577,3 +577,73 @@ async def test_many_keys_in_one_call(store: Store) -> None:
     assert list(itertools.islice(sorted(await store.existing(keys[:3], ALL)), 3)) == sorted(
         keys[:3]
     )
+
+
+# --------------------------------------------------------------------------- audit log
+
+from zorgleefplan.store.model import AuditRow  # noqa: E402  (the audit section came later)
+
+
+def _audit(id_: str, patient: str | None, recorded: int) -> AuditRow:
+    body = f'{{"resourceType":"AuditEvent","id":"{id_}"}}'.encode()
+    return AuditRow(id=id_, recorded=recorded, patient=patient, body=body)
+
+
+async def test_audit_rows_append_and_read_back_by_id(store: Store) -> None:
+    async with store.transaction() as tx:
+        tx.append_audit([_audit("a1", "p1", 10), _audit("a2", None, 11)])
+    first = await store.audit_read("a1")
+    assert first is not None
+    assert (first.id, first.patient, first.recorded) == ("a1", "p1", 10)
+    assert first.body == _audit("a1", "p1", 10).body and first.seq > 0
+    other = await store.audit_read("a2")
+    assert other is not None and other.patient is None and other.seq > first.seq
+    assert await store.audit_read("missing") is None
+
+
+async def test_audit_rows_join_a_transaction_with_writes_and_roll_back_with_it(
+    store: Store,
+) -> None:
+    async with store.transaction() as tx:
+        tx.append_audit([_audit("with-goal", "p1", 1)])
+        await tx.write(NewVersion("Goal", "g1", 1, "POST", body("Goal", "g1"), "p1"))
+    assert await store.audit_read("with-goal") is not None
+    with pytest.raises(RuntimeError):
+        async with store.transaction() as tx:
+            tx.append_audit([_audit("rolled-back", "p1", 2)])
+            await tx.read("Goal", "g1", ALL)  # flushes the buffered row into the savepoint
+            raise RuntimeError("abort")
+    assert await store.audit_read("rolled-back") is None
+
+
+async def test_audit_pages_newest_first_without_gaps_and_only_one_patient(store: Store) -> None:
+    for i in range(7):
+        async with store.transaction() as tx:
+            tx.append_audit([_audit(f"mine{i}", "p1", 100 + i), _audit(f"theirs{i}", "p2", 100)])
+    async with store.transaction() as tx:
+        tx.append_audit([_audit("nobody", None, 1)])
+    seen: list[str] = []
+    before = None
+    pages = 0
+    while True:
+        rows, before = await store.audit_page("p1", before, 3)
+        pages += 1
+        assert all(r.patient == "p1" for r in rows)
+        seen.extend(r.id for r in rows)
+        if before is None:
+            break
+    assert seen == [f"mine{i}" for i in reversed(range(7))]
+    assert pages == 3
+    rows, cursor = await store.audit_page("p2", None, 100)
+    assert [r.id for r in rows] == [f"theirs{i}" for i in reversed(range(7))] and cursor is None
+    assert await store.audit_page("p3", None, 10) == ((), None)
+
+
+async def test_audit_purge_honours_the_cutoff(store: Store) -> None:
+    async with store.transaction() as tx:
+        tx.append_audit([_audit(f"r{i}", "p1", i * 10) for i in range(5)])
+    assert await store.purge_audit(20) == 2  # recorded 0 and 10; 20 itself stays
+    rows, _ = await store.audit_page("p1", None, 10)
+    assert [r.id for r in rows] == ["r4", "r3", "r2"]
+    assert await store.audit_read("r1") is None and await store.audit_read("r2") is not None
+    assert await store.purge_audit(0) == 0
