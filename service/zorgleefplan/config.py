@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+AUDIT_RETENTION_FLOOR = 5 * 365 + 2  # days: five years, leap days included
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ZLP_", extra="ignore")
@@ -25,6 +27,9 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=1000, ge=1)
     max_include_iterations: int = Field(default=5, ge=1)
     max_bundle_entries: int = Field(default=1000, ge=1)
+
+    # How long audit records (NEN 7513) are kept: at least five years, never less.
+    audit_retention_days: int = Field(default=AUDIT_RETENTION_FLOOR, ge=AUDIT_RETENTION_FLOOR)
 
     sqlite_readers: int = Field(default=4, ge=1, le=64)
     # NORMAL survives a killed process; FULL also survives power loss of the machine.
