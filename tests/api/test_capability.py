@@ -35,7 +35,13 @@ async def test_lists_every_served_type_with_every_interaction(statement: dict[st
     assert statement["fhirVersion"] == "4.0.1"
     resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
     assert set(resources) == set(SUPPORTED_TYPES)
+    # AuditEvent is written by the server into an append-only log: read and search only.
+    audit = resources.pop("AuditEvent")
+    assert {i["code"] for i in audit["interaction"]} == {"read", "search-type"}
+    assert audit["searchInclude"] == [] and audit["searchRevInclude"] == []
+    assert [p["name"] for p in audit["searchParam"]] == ["patient"]
     for r in resources.values():
+        assert not any(rev.startswith("AuditEvent:") for rev in r["searchRevInclude"])
         codes = {i["code"] for i in r["interaction"]}
         assert codes == {
             "read",
@@ -96,3 +102,23 @@ async def test_unlisted_parameters_are_refused(
     assert "patient" in listed and "subject" in listed and "_lastUpdated" in listed
     r = await client.get("/fhir/CarePlan", params={"_text": "x"})
     assert r.status_code == 400
+
+
+async def test_the_audit_event_interactions_it_does_not_list_are_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    event = {"resourceType": "AuditEvent", "id": "a1"}
+    refused = [
+        client.post("/fhir/AuditEvent", json=event),
+        client.put("/fhir/AuditEvent/a1", json=event),
+        client.delete("/fhir/AuditEvent/a1"),
+        client.get("/fhir/AuditEvent/a1/_history"),
+        client.get("/fhir/AuditEvent/a1/_history/1"),
+        client.get("/fhir/AuditEvent/_history"),
+    ]
+    for call in refused:
+        r = await call
+        assert r.status_code == 405, (r.request.method, r.request.url, r.text)
+        assert r.json()["resourceType"] == "OperationOutcome"
+    assert (await client.get("/fhir/AuditEvent", params={"patient": "p1"})).status_code == 200
+    assert (await client.get("/fhir/AuditEvent/a1")).status_code == 404

@@ -18,7 +18,9 @@ def load_examples() -> list[dict[str, Any]]:
     found = []
     for path in sorted(EXAMPLES.glob("*.json")):
         resource = json.loads(path.read_text(encoding="utf-8"))
-        if resource.get("resourceType") in SUPPORTED and "id" in resource:
+        # AuditEvents are written by the server only (the append-only access log).
+        type_ = resource.get("resourceType")
+        if type_ in SUPPORTED and type_ != "AuditEvent" and "id" in resource:
             found.append(resource)
     return found
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from zorgleefplan import __version__
+from zorgleefplan.fhir import audit_api
 from zorgleefplan.fhir.resource_types import SUPPORTED_TYPES
 from zorgleefplan.fhir.search.parameters import SearchParameterRegistry
 
@@ -35,6 +36,38 @@ _COMMON_SEARCH = (
         "When the resource version last changed",
     ),
 )
+
+
+# Written by the server into an append-only log: read and search by client, nothing else
+# (fhir/audit_api.py).
+SERVER_WRITTEN = frozenset({"AuditEvent"})
+AUDIT_INTERACTIONS = ("read", "search-type")
+
+
+def _audit_event(registry: SearchParameterRegistry) -> dict[str, Any]:
+    params = [
+        {"name": code, "definition": sp.url, "type": sp.type, "documentation": sp.description}
+        for code, sp in sorted(registry.for_type("AuditEvent").items())
+        if code in audit_api.SEARCH_PARAMETERS
+    ]
+    return {
+        "type": "AuditEvent",
+        "profile": "http://hl7.org/fhir/StructureDefinition/AuditEvent",
+        "documentation": "The access log of one client (NEN 7513), written by the server. "
+        "Search needs patient=<client id>; results are newest first, paged with _count. "
+        "Readable by the client and their volmacht holder; professionals never.",
+        "interaction": [{"code": c} for c in AUDIT_INTERACTIONS],
+        "versioning": "no-version",
+        "readHistory": False,
+        "updateCreate": False,
+        "conditionalCreate": False,
+        "conditionalRead": "not-supported",
+        "conditionalUpdate": False,
+        "conditionalDelete": "not-supported",
+        "searchInclude": [],
+        "searchRevInclude": [],
+        "searchParam": params,
+    }
 
 
 def _search_params(registry: SearchParameterRegistry, type_: str) -> list[dict[str, Any]]:
@@ -95,6 +128,9 @@ def capability_statement(
         oauth_root = base.removesuffix("/").removesuffix("/fhir")
     resources = []
     for type_ in SUPPORTED_TYPES:
+        if type_ in SERVER_WRITTEN:
+            resources.append(_audit_event(registry))
+            continue
         refs = sorted(
             f"{type_}:{code}"
             for code, sp in registry.for_type(type_).items()
@@ -103,6 +139,7 @@ def capability_statement(
         revs = sorted(
             f"{other}:{code}"
             for other in SUPPORTED_TYPES
+            if other not in SERVER_WRITTEN
             for code, sp in registry.for_type(other).items()
             if sp.type == "reference" and (not sp.targets or type_ in sp.targets)
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from zorgleefplan.errors import InvalidRequest, MethodNotAllowed, NotSupported, UnknownResourceType
+from zorgleefplan.fhir import audit_api
 from zorgleefplan.fhir import interactions as i
 from zorgleefplan.fhir.capability import capability_statement
 from zorgleefplan.fhir.interactions import Context
@@ -69,6 +70,8 @@ async def dispatch(req: FhirRequest, ctx: Context) -> FhirResponse:
                 check_scope(ctx.repo.principal, None, "s")
                 return await i.history(req, ctx)
             raise _refuse(method, "GET")
+        case ["AuditEvent", *rest]:
+            return await _audit_event(req, ctx, rest)
         case [type_]:
             _check_type(type_)
             handler = {
@@ -118,3 +121,35 @@ async def dispatch(req: FhirRequest, ctx: Context) -> FhirResponse:
                 return await i.vread(req, ctx, type_, id_, vid)
             raise _refuse(method, "GET")
     raise InvalidRequest(f"/{req.path} is not a FHIR endpoint of this server")
+
+
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def _audit_event(req: FhirRequest, ctx: Context, rest: list[str]) -> FhirResponse:
+    """AuditEvent: read and search only (the server writes the log; it has no history)."""
+    method = req.method
+    principal = ctx.repo.principal
+    match rest:
+        case []:
+            if method == "GET":
+                check_scope(principal, "AuditEvent", "s")
+                return await audit_api.search(req, ctx)
+        case ["_search"]:
+            if method != "POST":
+                raise _refuse(method, "POST")
+            check_scope(principal, "AuditEvent", "s")
+            return await audit_api.search(req, ctx)
+        case ["_history", *_] | [_, "_history", *_]:
+            if method == "GET":
+                raise audit_api.no_history()
+        case [id_]:
+            _check_id(id_)
+            if method == "GET":
+                check_scope(principal, "AuditEvent", "r")
+                return await audit_api.read(req, ctx, id_)
+        case _:
+            raise InvalidRequest(f"/{req.path} is not a FHIR endpoint of this server")
+    if method in _WRITES:
+        raise audit_api.append_only()
+    raise _refuse(method, "GET")
