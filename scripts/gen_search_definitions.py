@@ -24,7 +24,9 @@ Choices made here (the service relies on them):
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 from fhir_source import SUPPORTED_TYPES, bundle_resources, write_json
@@ -109,8 +111,17 @@ def build_compartment(
     return out
 
 
+PROFILES = Path(__file__).resolve().parent.parent / "profiles"
+
+
+def project_search_parameters() -> list[dict[str, Any]]:
+    """The project's own SearchParameters (profiles/SearchParameter-*.json)."""
+    return [json.loads(p.read_text()) for p in sorted(PROFILES.glob("SearchParameter-*.json"))]
+
+
 def main() -> None:
-    search = build_search_parameters(bundle_resources("search-parameters.json"), SUPPORTED_TYPES)
+    official = bundle_resources("search-parameters.json")
+    search = build_search_parameters(official + project_search_parameters(), SUPPORTED_TYPES)
     (definition,) = bundle_resources("compartmentdefinition-patient.json")
     compartment = build_compartment(definition, SUPPORTED_TYPES, search)
     write_json("search_parameters.json", search)

@@ -37,20 +37,24 @@ def mint_access_token(
     lifetime: int = 900,
     now: float | None = None,
     client_id: str = "test-app",
+    organization: str | None = None,
 ) -> str:
     """A real access token signed with the server's own key in ``data_dir``, as the token
-    endpoint would issue it (tests of the resource server, not of the OAuth flows)."""
+    endpoint would issue it (tests of the resource server, not of the OAuth flows). With
+    neither ``patient`` nor ``fhir_user`` it is a backend's token for ``organization``."""
+    user = fhir_user or (f"Patient/{patient}" if patient else None)
     return tokens.issue(
         SigningKeys.open(data_dir),
         issuer=root,
         audience=root + "/fhir",
-        subject=fhir_user or f"Patient/{patient}",
+        subject=user or client_id,
         client_id=client_id,
         scope=scope,
         lifetime=lifetime,
         now=now,
         patient=patient,
-        fhir_user=fhir_user or (f"Patient/{patient}" if patient else None),
+        fhir_user=user,
+        organization=organization,
     ).token
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from zorgleefplan import __version__
+from zorgleefplan.access.policy import AccessPolicy
 from zorgleefplan.auth import authorize_routes, oauth_routes
 from zorgleefplan.auth.services import open_auth_services
 from zorgleefplan.config import Settings
@@ -39,6 +40,7 @@ async def open_services(settings: Settings) -> FhirServices:
         registry=registry,
         validator=ResourceValidator(),
         extractor=IndexExtractor(registry),
+        policy=AccessPolicy(store),
         started=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     )
 

@@ -1,35 +1,226 @@
-"""Map a principal to the access constraint the store applies inside every query.
+"""Who may see and change what, for one request: the consent engine applied to the store.
 
-This is the first rule of the client's ownership — a client sees and changes their own plan —
-and deny-by-default for everyone else. The consent policy engine (volmacht, regiebehandelaar,
-access Consents, break-the-glass) extends it; it never widens it to "*".
+``AccessPolicy.decide`` finds the clients whose plans can concern the principal, loads the
+resources that govern access to those plans (Consent, CareTeam, RelatedPerson) in one query,
+and asks the pure engine (:mod:`zorgleefplan.access.engine`) per client. The union of the read
+grants becomes the request's :class:`AccessConstraint`, which the store applies inside every
+query; the loaded facts stay on the decision so that each write is decided without another
+query. Nothing is cached across requests: a Consent change counts from the next request.
+
+Which plans can concern a principal:
+* a client: their own; a volmacht holder or representative: the client in the token's context;
+* a professional or backend: the plans whose Consents name them (their PractitionerRole, the
+  Practitioner behind it, their Organization; nested provisions included, through the project
+  search parameter ``Consent.provision-actor``) and the plans whose CareTeam they take part in;
+  with break-the-glass, also the one client named.
+Everyone but the development principal also reads shared directory data (practitioners,
+organisations, definitions), which belongs to no client; only the development principal writes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from zorgleefplan.access.engine import (
+    DEFAULT_CONFIG,
+    Basis,
+    EngineConfig,
+    ReadDecision,
+    WriteAction,
+    WriteDecision,
+    decide_read,
+    decide_write,
+)
+from zorgleefplan.access.facts import ClientFacts, client_facts
 from zorgleefplan.access.principal import Principal
-from zorgleefplan.store.model import AccessConstraint, Grant
+from zorgleefplan.store.model import (
+    AccessConstraint,
+    Grant,
+    Page,
+    ReferenceCriterion,
+    ReferenceMatch,
+    SearchQuery,
+    StoredVersion,
+)
+from zorgleefplan.store.port import Reader
 
 _UNRESTRICTED = AccessConstraint.unrestricted()
-_NOTHING = AccessConstraint(grants=())
+# Resources that belong to no client: visible to every authenticated principal, read-only.
+DIRECTORY = Grant(compartments=frozenset(), include_shared=True)
+GOVERNING_TYPES = ("Consent", "CareTeam", "RelatedPerson")
+_BATCH = 1000  # rows per query page while loading facts
+_OTHER_PLAN = "this resource would belong to a plan you may not change"
 
 
-def constraint_for(principal: Principal) -> AccessConstraint:
-    """What ``principal`` may see: the development principal everything; a client their own
-    compartment plus shared directory data (practitioners, organisations, definitions);
-    every other principal nothing until a Consent permits it."""
-    if principal.kind == "development":
-        return _UNRESTRICTED
-    if principal.kind == "patient" and principal.patient:
-        return AccessConstraint(
-            grants=(Grant(compartments=frozenset({principal.patient}), include_shared=True),)
+@dataclass(frozen=True)
+class AccessDecision:
+    """What one principal may do in this request, and why."""
+
+    principal: Principal
+    constraint: AccessConstraint
+    reads: Mapping[str, ReadDecision] = field(default_factory=dict)  # per client compartment
+    facts: Mapping[str, ClientFacts] = field(default_factory=dict)
+    acting_as: tuple[str, ...] = ()
+    purpose_of_use: tuple[str, ...] = ()
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    config: EngineConfig = DEFAULT_CONFIG
+
+    @classmethod
+    def unrestricted(cls, principal: Principal) -> AccessDecision:
+        return cls(principal, _UNRESTRICTED)
+
+    @property
+    def emergency(self) -> bool:
+        return any(read.emergency for read in self.reads.values())
+
+    def basis(self, compartment: str | None) -> tuple[Basis, ...]:
+        read = self.reads.get(compartment or "")
+        return read.basis if read else ()
+
+    def check_write(
+        self,
+        action: WriteAction,
+        resource: Mapping[str, Any],
+        current: Mapping[str, Any] | None,
+        compartment: str | None,
+    ) -> WriteDecision:
+        """May the principal ``action`` this resource of ``compartment``?"""
+        if self.constraint.is_unrestricted:
+            return WriteDecision(True, (), "")
+        if compartment is None:
+            return WriteDecision(
+                False, (), "shared directory resources cannot be changed with this access"
+            )
+        facts = self.facts.get(compartment)
+        if facts is None:
+            return WriteDecision(
+                False, (), "this resource would belong to a plan you may not change"
+            )
+        return decide_write(
+            self.principal,
+            facts,
+            self.now,
+            action=action,
+            resource=resource,
+            current=current,
+            purpose_of_use=self.purpose_of_use,
+            acting_as=self.acting_as,
+            config=self.config,
         )
-    return _NOTHING
 
 
-def may_write(access: AccessConstraint, type_: str, id_: str, compartment: str | None) -> bool:
-    """Whether a resource of ``compartment`` may be written under ``access``: only inside a
-    client compartment the principal can see; shared directory data only when unrestricted."""
-    if access.is_unrestricted:
-        return True
-    return compartment is not None and access.allows(type_, id_, compartment)
+class AccessPolicy:
+    """Decides per request over the store's current data (no decision outlives a request)."""
+
+    def __init__(self, store: Reader, config: EngineConfig = DEFAULT_CONFIG) -> None:
+        self._store = store
+        self._config = config
+
+    async def decide(
+        self,
+        principal: Principal,
+        *,
+        purpose_of_use: Sequence[str] = (),
+        emergency_patient: str | None = None,
+        now: datetime | None = None,
+    ) -> AccessDecision:
+        now = now or datetime.now(UTC)
+        if principal.kind == "development":
+            return AccessDecision.unrestricted(principal)
+        if principal.kind == "anonymous":
+            return AccessDecision(principal, AccessConstraint(grants=()), now=now)
+        acting_as = await self._acting_as(principal)
+        clients = await self._clients(principal, acting_as, emergency_patient)
+        facts = await self._facts(clients) if principal.kind != "patient" else {}
+        if principal.kind == "patient" and principal.patient:
+            facts = {principal.patient: ClientFacts(principal.patient)}
+        reads = {
+            client: decide_read(
+                principal,
+                client_facts_for,
+                now,
+                emergency_purpose=client == emergency_patient,
+                purpose_of_use=purpose_of_use,
+                acting_as=acting_as,
+                config=self._config,
+            )
+            for client, client_facts_for in facts.items()
+        }
+        grants = [grant for read in reads.values() for grant in read.grants]
+        return AccessDecision(
+            principal,
+            AccessConstraint(grants=(*grants, DIRECTORY)),
+            reads,
+            facts,
+            acting_as,
+            tuple(purpose_of_use),
+            now,
+            self._config,
+        )
+
+    async def _acting_as(self, principal: Principal) -> tuple[str, ...]:
+        """The Practitioner behind a PractitionerRole: Consents may name either."""
+        user = principal.fhir_user or ""
+        if principal.kind != "practitioner" or not user.startswith("PractitionerRole/"):
+            return ()
+        role = await self._store.read("PractitionerRole", user.split("/", 1)[1], _UNRESTRICTED)
+        if role is None or role.deleted or role.body is None:
+            return ()
+        practitioner = orjson.loads(role.body).get("practitioner", {})
+        reference = practitioner.get("reference") if isinstance(practitioner, dict) else None
+        return (reference,) if isinstance(reference, str) else ()
+
+    async def _clients(
+        self, principal: Principal, acting_as: Sequence[str], emergency_patient: str | None
+    ) -> set[str]:
+        if principal.kind in ("patient", "related-person"):
+            return {principal.patient} if principal.patient else set()
+        if principal.kind not in ("practitioner", "system"):
+            return set()
+        refs = [r for r in (principal.fhir_user, principal.organization, *acting_as) if r]
+        matches = tuple(_reference_match(r) for r in refs)
+        clients = {emergency_patient} if emergency_patient else set()
+        if not matches:
+            return clients
+        for type_, param in (("Consent", "provision-actor"), ("CareTeam", "participant")):
+            query = SearchQuery((type_,), (ReferenceCriterion(param, matches),))
+            clients |= {row.compartment for row in await self._all(query, _UNRESTRICTED)}
+        clients.discard(None)  # type: ignore[arg-type]
+        return clients
+
+    async def _facts(self, clients: Iterable[str]) -> dict[str, ClientFacts]:
+        """The governing resources of each client's compartment, in one query."""
+        wanted = frozenset(clients)
+        if not wanted:
+            return {}
+        access = AccessConstraint(grants=(Grant(compartments=wanted, include_shared=False),))
+        found: dict[str, dict[str, list[Any]]] = {
+            c: {t: [] for t in GOVERNING_TYPES} for c in wanted
+        }
+        for row in await self._all(SearchQuery(GOVERNING_TYPES), access):
+            if row.compartment in found and row.body is not None:
+                found[row.compartment][row.type].append(orjson.loads(row.body))
+        return {
+            client: client_facts(client, by["Consent"], by["CareTeam"], by["RelatedPerson"])
+            for client, by in found.items()
+        }
+
+    async def _all(self, query: SearchQuery, access: AccessConstraint) -> list[StoredVersion]:
+        rows: list[StoredVersion] = []
+        after = None
+        while True:
+            page = await self._store.search(query, Page(count=_BATCH, after=after), access)
+            rows.extend(page.rows)
+            if page.next_after is None:
+                return rows
+            after = page.next_after
+
+
+def _reference_match(reference: str) -> ReferenceMatch:
+    type_, _, id_ = reference.partition("/")
+    return ReferenceMatch(type_, id_)

@@ -18,7 +18,6 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from zorgleefplan.access.policy import constraint_for
 from zorgleefplan.access.principal import ANONYMOUS, Principal
 from zorgleefplan.auth.bearer import principal_from_claims, token_from_header
 from zorgleefplan.auth.services import AuthServices
@@ -112,8 +111,9 @@ async def handle(request: Request, services: FhirServices, principal: Principal)
     path = request.scope["path"].removeprefix(PREFIX).strip("/")
     base = base_url(request, services)
     req = await _fhir_request(request, path, services)
-    access = bounded_by_scopes(constraint_for(principal), principal)
-    repo = Repository(services, principal, access)
+    decision = await services.policy.decide(principal)
+    access = bounded_by_scopes(decision.constraint, principal)
+    repo = Repository(services, principal, access, decision=decision)
     ctx = Context(repo=repo, base=base)
     if path == "" and request.method == "POST":
         if req.body is None:

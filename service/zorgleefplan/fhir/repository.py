@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from zorgleefplan.access.policy import may_write
+from zorgleefplan.access.engine import WriteAction
+from zorgleefplan.access.policy import AccessDecision, AccessPolicy
 from zorgleefplan.access.principal import Principal
 from zorgleefplan.config import Settings
 from zorgleefplan.errors import (
@@ -53,6 +54,7 @@ class FhirServices:
     registry: SearchParameterRegistry
     validator: ResourceValidator
     extractor: IndexExtractor
+    policy: AccessPolicy
     started: str  # when this process started serving (CapabilityStatement.date)
 
 
@@ -89,10 +91,15 @@ class Repository:
         access: AccessConstraint,
         tx: Transaction | None = None,
         reference_paths: dict[tuple[str, str], str] | None = None,
+        *,
+        decision: AccessDecision | None = None,
     ) -> None:
+        """``access`` bounds every read; ``decision`` decides every write (without one, only
+        an unrestricted ``access`` may write)."""
         self.services = services
         self.principal = principal
         self.access = access
+        self.decision = decision or AccessDecision(principal, access)
         self._tx = tx
         self._reference_paths = reference_paths if reference_paths is not None else {}
         self._reader: Reader = tx if tx is not None else services.store
@@ -111,7 +118,9 @@ class Repository:
         paths: dict[tuple[str, str], str] = {}
         try:
             async with self.services.store.transaction() as tx:
-                yield Repository(self.services, self.principal, self.access, tx, paths)
+                yield Repository(
+                    self.services, self.principal, self.access, tx, paths, decision=self.decision
+                )
         except MissingReferences as exc:
             raise _unresolved(exc.keys, paths) from None
 
@@ -166,7 +175,7 @@ class Repository:
         """Create with a server-assigned id (or the id a transaction pre-assigned)."""
         prepared = self._prepare(resource, resource["resourceType"], id_ or new_id())
         async with self.transaction() as repo:
-            return await repo._write(prepared, 1, "POST")
+            return await repo._write(prepared, 1, "POST", None)
 
     async def update(
         self,
@@ -191,7 +200,7 @@ class Repository:
                 raise ResourceNotFound(f"{type_}/{id_} cannot be written")
             version = 1 if current is None else current.version + 1
             created = current is None or current.deleted
-            return await repo._write(prepared, version, method), created
+            return await repo._write(prepared, version, method, current), created
 
     async def delete(
         self, type_: str, id_: str, if_match: int | None = None
@@ -209,6 +218,7 @@ class Repository:
                 )
             if current.deleted:
                 return None
+            repo._require_write("delete", None, current, current.compartment)
             return await tx.write(
                 NewVersion(type_, id_, current.version + 1, "DELETE", None, current.compartment)
             )
@@ -237,23 +247,46 @@ class Repository:
             },
         )
 
-    async def _write(self, prepared: _Prepared, version: int, method: str) -> StoredVersion:
+    def _require_write(
+        self,
+        action: WriteAction,
+        resource: dict[str, Any] | None,
+        current: StoredVersion | None,
+        compartment: str | None,
+    ) -> None:
+        """Forbidden unless the access decision lets the principal make this change
+        (``resource`` None: a delete of ``current``)."""
+        if self.decision.constraint.is_unrestricted:
+            return
+        before = _json(current) if current is not None and not current.deleted else None
+        after = resource if resource is not None else before
+        decision = self.decision.check_write(action, after or {}, before, compartment)
+        if not decision.allowed:
+            raise Forbidden(decision.reason)
+
+    async def _write(
+        self, prepared: _Prepared, version: int, method: str, current: StoredVersion | None
+    ) -> StoredVersion:
         tx = self._transaction()
         resource = prepared.resource
         type_, id_ = resource["resourceType"], resource["id"]
-        if not may_write(self.access, type_, id_, prepared.compartment):
-            raise Forbidden(
-                "this resource would belong to a plan you may not change"
-                if prepared.compartment
-                else "shared directory resources cannot be changed with this access"
-            )
+        existing = current is not None and not current.deleted
+        self._require_write(
+            "update" if existing else "create", resource, current, prepared.compartment
+        )
         meta = resource["meta"]
         meta["versionId"] = str(version)
         meta["lastUpdated"] = instant(tx.timestamp)
         for key, path in prepared.references.items():
             self._reference_paths.setdefault(key, path)
-        if prepared.references:
-            tx.require(list(prepared.references), self.access)
+        # The client the resource belongs to is known to exist for anyone allowed to write in
+        # their plan (checked above); every other target must be visible to the writer.
+        anchor = ("Patient", prepared.compartment)
+        if anchor in prepared.references:
+            tx.require([anchor], AccessConstraint.unrestricted())
+        others = [key for key in prepared.references if key != anchor]
+        if others:
+            tx.require(others, self.access)
         return await tx.write(
             NewVersion(
                 type_,
@@ -265,6 +298,13 @@ class Repository:
                 prepared.index,
             )
         )
+
+
+def _json(stored: StoredVersion | None) -> dict[str, Any] | None:
+    if stored is None or stored.body is None:
+        return None
+    parsed: dict[str, Any] = orjson.loads(stored.body)
+    return parsed
 
 
 def _unresolved(keys: list[tuple[str, str]], paths: dict[tuple[str, str], str]) -> InvalidResource:

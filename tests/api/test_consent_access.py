@@ -1,0 +1,356 @@
+"""The client's Consents govern every access over the API: volmacht, access Consents for
+professionals and backends (nested exceptions included), the regiebehandelaar, and writes that
+touch only what the principal may touch. Changes count from the next request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.support import mint_access_token
+from zorgleefplan.access import codes
+from zorgleefplan.access.principal import DEVELOPMENT
+from zorgleefplan.config import Settings
+from zorgleefplan.fhir.repository import Repository
+from zorgleefplan.store.model import AccessConstraint
+
+ROOT = "http://test"
+STAFF_SCOPES = "user/*.cruds"
+NOW_PERIOD = {"start": "2020-01-01T00:00:00Z", "end": "2099-01-01T00:00:00Z"}
+PAST_PERIOD = {"start": "2020-01-01T00:00:00Z", "end": "2021-01-01T00:00:00Z"}
+
+
+def ref(reference: str) -> dict[str, str]:
+    return {"reference": reference}
+
+
+def volmacht(holder: str, *, status: str = "active", period: dict | None = None) -> dict:
+    return {
+        "resourceType": "Consent",
+        "id": "volmacht",
+        "status": status,
+        "scope": {"coding": [{"system": codes.CONSENT_SCOPE_SYSTEM, "code": codes.SCOPE_ADR}]},
+        "category": [{"coding": [{"system": codes.CONSENT_CATEGORY_SYSTEM, "code": "acd"}]}],
+        "patient": ref("Patient/p1"),
+        "provision": {
+            "type": "permit",
+            "period": period or NOW_PERIOD,
+            "code": [{"coding": [{"system": codes.LIVING_WILL_SYSTEM, "code": codes.VOLMACHT}]}],
+            "actor": [
+                {
+                    "role": {"coding": [{"system": codes.ROLE_CODE_SYSTEM, "code": "RESPRSN"}]},
+                    "reference": ref(holder),
+                }
+            ],
+        },
+    }
+
+
+def access_consent(provision: dict, id_: str = "toegang") -> dict:
+    return {
+        "resourceType": "Consent",
+        "id": id_,
+        "status": "active",
+        "scope": {"coding": [{"system": codes.CONSENT_SCOPE_SYSTEM, "code": codes.SCOPE_PRIVACY}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": ref("Patient/p1"),
+        "provision": provision,
+    }
+
+
+def actor(reference: str) -> dict:
+    return {
+        "role": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                    "code": "PRCP",
+                }
+            ]
+        },
+        "reference": ref(reference),
+    }
+
+
+def action(code: str) -> dict:
+    return {"coding": [{"system": codes.CONSENT_ACTION_SYSTEM, "code": code}]}
+
+
+def resource_class(type_: str) -> dict:
+    return {"system": codes.RESOURCE_TYPES_SYSTEM, "code": type_}
+
+
+class World:
+    """Two clients' plans, a huisarts (PractitionerRole pr1 of Organization o1), another
+    professional (pr2 of o2), a volmacht holder (RelatedPerson vm1 of p1)."""
+
+    def __init__(self, app: FastAPI, settings: Settings, client: httpx.AsyncClient) -> None:
+        self.repo = Repository(app.state.services, DEVELOPMENT, AccessConstraint.unrestricted())
+        self.settings = settings
+        self.client = client
+
+    async def put(self, resource: dict[str, Any]) -> None:
+        await self.repo.update(resource["resourceType"], resource["id"], resource)
+
+    async def build(self) -> None:
+        for org in ("o1", "o2"):
+            await self.put({"resourceType": "Organization", "id": org, "name": org})
+        for n, org in (("1", "o1"), ("2", "o2")):
+            await self.put({"resourceType": "Practitioner", "id": f"dr{n}"})
+            await self.put(
+                {
+                    "resourceType": "PractitionerRole",
+                    "id": f"pr{n}",
+                    "practitioner": ref(f"Practitioner/dr{n}"),
+                    "organization": ref(f"Organization/{org}"),
+                }
+            )
+        for patient in ("p1", "p2"):
+            await self.put({"resourceType": "Patient", "id": patient})
+            await self.put(
+                {
+                    "resourceType": "CarePlan",
+                    "id": f"plan-{patient}",
+                    "status": "active",
+                    "intent": "plan",
+                    "subject": ref(f"Patient/{patient}"),
+                }
+            )
+            await self.put(
+                {
+                    "resourceType": "Goal",
+                    "id": f"goal-{patient}",
+                    "lifecycleStatus": "active",
+                    "description": {"text": "wandelen"},
+                    "subject": ref(f"Patient/{patient}"),
+                }
+            )
+        await self.put(
+            {
+                "resourceType": "RelatedPerson",
+                "id": "vm1",
+                "active": True,
+                "patient": ref("Patient/p1"),
+            }
+        )
+
+    def headers(self, **kwargs: Any) -> dict[str, str]:
+        token = mint_access_token(self.settings.data_dir, ROOT, **kwargs)
+        return {"Authorization": f"Bearer {token}"}
+
+    def huisarts(self) -> dict[str, str]:
+        return self.headers(
+            fhir_user="PractitionerRole/pr1", organization="Organization/o1", scope=STAFF_SCOPES
+        )
+
+    def holder(self) -> dict[str, str]:
+        return self.headers(fhir_user="RelatedPerson/vm1", patient="p1")
+
+    def client_p1(self) -> dict[str, str]:
+        return self.headers(patient="p1")
+
+    async def ids(self, path: str, headers: dict[str, str]) -> list[str]:
+        r = await self.client.get(path, headers=headers)
+        assert r.status_code == 200, r.text
+        return sorted(e["resource"]["id"] for e in r.json().get("entry", []))
+
+
+@pytest.fixture
+async def world(app: FastAPI, settings: Settings, secured_client: httpx.AsyncClient) -> World:
+    built = World(app, settings, secured_client)
+    await built.build()
+    return built
+
+
+# --------------------------------------------------------------------------- volmacht
+
+
+async def test_volmacht_holder_acts_for_the_client_until_the_volmacht_ends(world: World) -> None:
+    assert await world.ids("/fhir/Goal", world.holder()) == []  # no volmacht yet
+    await world.put(volmacht("RelatedPerson/vm1"))
+    assert await world.ids("/fhir/Goal", world.holder()) == ["goal-p1"]
+    r = await world.client.post(
+        "/fhir/Goal",
+        json={
+            "resourceType": "Goal",
+            "lifecycleStatus": "proposed",
+            "description": {"text": "zwemmen"},
+            "subject": ref("Patient/p1"),
+        },
+        headers=world.holder(),
+    )
+    assert r.status_code == 201, r.text
+    # The client revokes the volmacht: the holder's next request sees nothing.
+    r = await world.client.put(
+        "/fhir/Consent/volmacht",
+        json=volmacht("RelatedPerson/vm1", status="inactive"),
+        headers=world.client_p1(),
+    )
+    assert r.status_code == 200, r.text
+    assert await world.ids("/fhir/Goal", world.holder()) == []
+
+
+async def test_an_expired_volmacht_gives_nothing(world: World) -> None:
+    await world.put(volmacht("RelatedPerson/vm1", period=PAST_PERIOD))
+    assert await world.ids("/fhir/Goal", world.holder()) == []
+    assert (await world.client.get("/fhir/Goal/goal-p1", headers=world.holder())).status_code == 404
+
+
+async def test_the_volmacht_holder_cannot_change_the_volmacht(world: World) -> None:
+    await world.put(volmacht("RelatedPerson/vm1"))
+    widened = volmacht("RelatedPerson/vm1", period={"start": "2020-01-01T00:00:00Z"})
+    r = await world.client.put("/fhir/Consent/volmacht", json=widened, headers=world.holder())
+    assert r.status_code == 403
+
+
+# --------------------------------------------------------------------------- professionals
+
+
+async def test_a_professional_sees_nothing_without_consent(world: World) -> None:
+    assert await world.ids("/fhir/Goal", world.huisarts()) == []
+    assert await world.ids("/fhir/CarePlan", world.huisarts()) == []
+    r = await world.client.get("/fhir/Goal/goal-p1", headers=world.huisarts())
+    assert r.status_code == 404
+    # Directory data belongs to no client and stays readable.
+    r = await world.client.get("/fhir/Practitioner/dr2", headers=world.huisarts())
+    assert r.status_code == 200
+
+
+async def test_an_access_consent_permits_the_named_classes_only(world: World) -> None:
+    await world.put(
+        access_consent(
+            {
+                "type": "permit",
+                "actor": [actor("PractitionerRole/pr1")],
+                "action": [action("access")],
+                "class": [resource_class("Goal")],
+            }
+        )
+    )
+    assert await world.ids("/fhir/Goal", world.huisarts()) == ["goal-p1"]  # not p2's
+    assert await world.ids("/fhir/CarePlan", world.huisarts()) == []
+    other = world.headers(
+        fhir_user="PractitionerRole/pr2", organization="Organization/o2", scope=STAFF_SCOPES
+    )
+    assert await world.ids("/fhir/Goal", other) == []
+
+
+async def test_deny_all_except_my_huisarts_in_a_nested_provision(world: World) -> None:
+    await world.put(
+        access_consent(
+            {
+                "type": "deny",
+                "provision": [
+                    {
+                        "type": "permit",
+                        "actor": [actor("Practitioner/dr1")],
+                        "action": [action("access")],
+                    }
+                ],
+            }
+        )
+    )
+    # The Consent names the Practitioner behind the huisarts's PractitionerRole.
+    assert await world.ids("/fhir/CarePlan", world.huisarts()) == ["plan-p1"]
+    other = world.headers(
+        fhir_user="PractitionerRole/pr2", organization="Organization/o2", scope=STAFF_SCOPES
+    )
+    assert await world.ids("/fhir/CarePlan", other) == []
+
+
+async def test_an_organisation_consent_covers_its_backend(world: World) -> None:
+    await world.put(
+        access_consent(
+            {
+                "type": "permit",
+                "actor": [actor("Organization/o1")],
+                "action": [action("access")],
+                "class": [resource_class("CarePlan")],
+            }
+        )
+    )
+    backend = world.headers(organization="Organization/o1", scope="system/*.rs")
+    assert await world.ids("/fhir/CarePlan", backend) == ["plan-p1"]
+    other = world.headers(organization="Organization/o2", scope="system/*.rs")
+    assert await world.ids("/fhir/CarePlan", other) == []
+
+
+async def test_the_regiebehandelaar_reads_the_plan_and_updates_the_care_plan(
+    world: World,
+) -> None:
+    team = {
+        "resourceType": "CareTeam",
+        "id": "team-p1",
+        "status": "active",
+        "subject": ref("Patient/p1"),
+        "participant": [
+            {
+                "role": [
+                    {"coding": [{"system": codes.ZLP_ROLE_SYSTEM, "code": codes.REGIEBEHANDELAAR}]}
+                ],
+                "member": ref("PractitionerRole/pr1"),
+                "period": NOW_PERIOD,
+            }
+        ],
+    }
+    await world.put(team)
+    assert await world.ids("/fhir/CarePlan", world.huisarts()) == ["plan-p1"]
+    plan = {
+        "resourceType": "CarePlan",
+        "id": "plan-p1",
+        "status": "active",
+        "intent": "plan",
+        "title": "bijgewerkt door de regiebehandelaar",
+        "subject": ref("Patient/p1"),
+    }
+    r = await world.client.put("/fhir/CarePlan/plan-p1", json=plan, headers=world.huisarts())
+    assert r.status_code == 200, r.text
+    # The regiebehandelaar may not change who has access.
+    r = await world.client.put(
+        "/fhir/Consent/x",
+        json=access_consent({"type": "permit", "actor": [actor("Organization/o1")]}, "x"),
+        headers=world.huisarts(),
+    )
+    assert r.status_code in (403, 404)
+    r = await world.client.get("/fhir/Consent/x", headers=world.client_p1())
+    assert r.status_code == 404  # nothing was stored
+    # Another client's plan stays out of reach.
+    plan_p2 = {**plan, "id": "plan-p2", "subject": ref("Patient/p2")}
+    r = await world.client.put("/fhir/CarePlan/plan-p2", json=plan_p2, headers=world.huisarts())
+    assert r.status_code in (403, 404)
+
+
+async def test_a_professional_writes_only_their_own_records(world: World) -> None:
+    await world.put(
+        access_consent(
+            {
+                "type": "permit",
+                "actor": [actor("PractitionerRole/pr1")],
+                "action": [action("access"), action("correct")],
+                "class": [resource_class("Goal")],
+            }
+        )
+    )
+
+    def goal(expressed_by: str) -> dict:
+        return {
+            "resourceType": "Goal",
+            "lifecycleStatus": "proposed",
+            "description": {"text": "valpreventie"},
+            "subject": ref("Patient/p1"),
+            "expressedBy": ref(expressed_by),
+        }
+
+    r = await world.client.post(
+        "/fhir/Goal", json=goal("PractitionerRole/pr1"), headers=world.huisarts()
+    )
+    assert r.status_code == 201, r.text
+    r = await world.client.post(
+        "/fhir/Goal", json=goal("PractitionerRole/pr2"), headers=world.huisarts()
+    )
+    assert r.status_code == 403
+    r = await world.client.delete("/fhir/Goal/goal-p1", headers=world.huisarts())
+    assert r.status_code == 403  # professionals never delete
