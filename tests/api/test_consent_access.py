@@ -354,3 +354,75 @@ async def test_a_professional_writes_only_their_own_records(world: World) -> Non
     assert r.status_code == 403
     r = await world.client.delete("/fhir/Goal/goal-p1", headers=world.huisarts())
     assert r.status_code == 403  # professionals never delete
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+async def test_every_change_by_a_proxy_leaves_provenance_on_behalf_of_the_client(
+    world: World,
+) -> None:
+    await world.put(volmacht("RelatedPerson/vm1"))
+    r = await world.client.post(
+        "/fhir/Goal",
+        json={
+            "resourceType": "Goal",
+            "lifecycleStatus": "proposed",
+            "description": {"text": "zwemmen"},
+            "subject": ref("Patient/p1"),
+        },
+        headers=world.holder(),
+    )
+    goal_id = r.json()["id"]
+    assert (
+        await world.client.delete(f"/fhir/Goal/{goal_id}", headers=world.holder())
+    ).status_code == 204
+    r = await world.client.get(
+        f"/fhir/Provenance?target=Goal/{goal_id}&_sort=_lastUpdated", headers=world.client_p1()
+    )
+    assert r.status_code == 200, r.text
+    found = [e["resource"] for e in r.json()["entry"]]
+    assert [p["activity"]["coding"][0]["code"] for p in found] == ["CREATE", "DELETE"]
+    created, deleted = found
+    assert created["target"] == [{"reference": f"Goal/{goal_id}/_history/1"}]
+    assert deleted["target"] == [{"reference": f"Goal/{goal_id}/_history/2"}]
+    author = created["agent"][0]
+    assert author["who"] == {"reference": "RelatedPerson/vm1"}
+    assert author["onBehalfOf"] == {"reference": "Patient/p1"}
+    assert author["type"]["coding"][0]["code"] == "author"
+    app = created["agent"][-1]
+    assert app["who"]["identifier"]["value"] == "test-app"
+    assert created["recorded"] == created["meta"]["lastUpdated"]
+    # Provenance belongs to the plan: another client and an outsider never see it.
+    for outsider in (world.headers(patient="p2"), world.huisarts()):
+        r = await world.client.get(f"/fhir/Provenance?target=Goal/{goal_id}", headers=outsider)
+        assert r.json().get("entry", []) == []
+
+
+async def test_a_professionals_change_names_them_and_their_organisation(world: World) -> None:
+    await world.put(
+        access_consent(
+            {
+                "type": "permit",
+                "actor": [actor("PractitionerRole/pr1")],
+                "action": [action("access"), action("correct")],
+                "class": [resource_class("Goal")],
+            }
+        )
+    )
+    goal = {
+        "resourceType": "Goal",
+        "lifecycleStatus": "proposed",
+        "description": {"text": "valpreventie"},
+        "subject": ref("Patient/p1"),
+        "expressedBy": ref("PractitionerRole/pr1"),
+    }
+    r = await world.client.post("/fhir/Goal", json=goal, headers=world.huisarts())
+    assert r.status_code == 201, r.text
+    r = await world.client.get(
+        f"/fhir/Provenance?target=Goal/{r.json()['id']}", headers=world.client_p1()
+    )
+    (provenance,) = [e["resource"] for e in r.json()["entry"]]
+    whos = [agent["who"] for agent in provenance["agent"]]
+    assert whos[:2] == [{"reference": "PractitionerRole/pr1"}, {"reference": "Organization/o1"}]
+    assert "onBehalfOf" not in provenance["agent"][0]

@@ -78,6 +78,11 @@ class AccessDecision:
     def emergency(self) -> bool:
         return any(read.emergency for read in self.reads.values())
 
+    def on_behalf_of(self, compartment: str | None) -> str | None:
+        """``Patient/<client>`` when the principal acts as that client's proxy."""
+        read = self.reads.get(compartment or "")
+        return read.on_behalf_of if read else None
+
     def basis(self, compartment: str | None) -> tuple[Basis, ...]:
         read = self.reads.get(compartment or "")
         return read.basis if read else ()

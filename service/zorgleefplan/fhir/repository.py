@@ -29,6 +29,7 @@ from zorgleefplan.errors import (
     ResourceNotFound,
     VersionConflict,
 )
+from zorgleefplan.fhir.provenance import provenance_for
 from zorgleefplan.fhir.resource_types import SUPPORTED
 from zorgleefplan.fhir.search.extract import IndexExtractor
 from zorgleefplan.fhir.search.parameters import SearchParameterRegistry
@@ -219,9 +220,11 @@ class Repository:
             if current.deleted:
                 return None
             repo._require_write("delete", None, current, current.compartment)
-            return await tx.write(
+            tombstone = await tx.write(
                 NewVersion(type_, id_, current.version + 1, "DELETE", None, current.compartment)
             )
+            await repo._record_provenance(tombstone)
+            return tombstone
 
     def _transaction(self) -> Transaction:
         assert self._tx is not None, "only a repository bound to a transaction writes"
@@ -287,7 +290,7 @@ class Repository:
         others = [key for key in prepared.references if key != anchor]
         if others:
             tx.require(others, self.access)
-        return await tx.write(
+        stored = await tx.write(
             NewVersion(
                 type_,
                 id_,
@@ -296,6 +299,34 @@ class Repository:
                 orjson.dumps(resource),
                 prepared.compartment,
                 prepared.index,
+            )
+        )
+        await self._record_provenance(stored)
+        return stored
+
+    async def _record_provenance(self, changed: StoredVersion) -> None:
+        """Provenance of a change, in the same transaction. The development principal (tests,
+        seeding tools) acts outside any client relation and leaves none."""
+        if self.principal.kind == "development":
+            return
+        tx = self._transaction()
+        recorded = instant(tx.timestamp)
+        made = provenance_for(
+            self.principal,
+            changed,
+            recorded,
+            on_behalf_of=self.decision.on_behalf_of(changed.compartment),
+        )
+        resource = _stamp(made, new_id(), 1, recorded)
+        await tx.write(
+            NewVersion(
+                "Provenance",
+                resource["id"],
+                1,
+                "POST",
+                orjson.dumps(resource),
+                changed.compartment,
+                self.services.extractor.extract(resource),
             )
         )
 
