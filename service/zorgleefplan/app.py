@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from zorgleefplan import __version__
+from zorgleefplan.access.audit import AuditLog
 from zorgleefplan.access.policy import AccessPolicy
 from zorgleefplan.auth import authorize_routes, oauth_routes
 from zorgleefplan.auth.services import open_auth_services
@@ -63,11 +64,17 @@ def create_app(
         except BaseException:
             await services.store.close()
             raise
+        # The one audit log of the application: the FHIR request path and the authorization
+        # server both record through it (batches join the store's group commit).
+        audit = AuditLog(services.store, retention_days=settings.audit_retention_days)
+        audit.start_retention()
         app.state.services = services
         app.state.auth = auth
+        app.state.audit = audit
         try:
             yield
         finally:
+            await audit.close()
             await auth.close()
             await services.store.close()
 

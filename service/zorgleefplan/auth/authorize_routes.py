@@ -28,6 +28,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from zorgleefplan.access.audit import AuditRecord
+from zorgleefplan.auth import audit_events
 from zorgleefplan.auth.authorization import (
     AuthorizationRequest,
     AuthorizationRequestError,
@@ -43,6 +45,7 @@ from zorgleefplan.auth.scopes import ScopeSet, parse_resource_scope
 from zorgleefplan.auth.services import AuthServices, public_root
 from zorgleefplan.auth.session import Session, SessionCodec, SessionTooLarge, load_or_create_secret
 from zorgleefplan.config import Settings
+from zorgleefplan.errors import StoreUnavailable
 from zorgleefplan.fhir.repository import FhirServices
 from zorgleefplan.store.model import AccessConstraint
 from zorgleefplan.ui.pages import error_page, render, security_headers, stylesheet
@@ -130,6 +133,21 @@ def _expired(request: Request, status: int = 400) -> Response:
 
 def _refused(request: Request) -> Response:
     return _error(request, "Formulier geweigerd", FORM_REFUSED, 403)
+
+
+async def _audited(request: Request, record: AuditRecord) -> Response | None:
+    """Record ``record``; when the audit log cannot take it, the page that would follow is
+    refused (503): nothing is answered unaudited."""
+    try:
+        await audit_events.audit_log(request).record(record)
+    except StoreUnavailable:
+        return _error(
+            request,
+            "Niet beschikbaar",
+            "Dit kan nu niet worden vastgelegd. Probeer het later opnieuw.",
+            503,
+        )
+    return None
 
 
 async def _form(request: Request) -> FormData:
@@ -246,6 +264,21 @@ async def login_submit(request: Request) -> Response:
         )
     username = _text(form, "username").strip()
     account = await method.authenticate(username, _text(form, "password"))  # type: ignore[union-attr]
+    # A failed attempt goes into the log of the client the name belongs to (if any).
+    known = account or (await _auth(request).registry.get_account(username) if username else None)
+    refused = await _audited(
+        request,
+        audit_events.login(
+            username=username[:256] or None,
+            display=known.display_name if known else None,
+            fhir_users=known.fhir_users if known else (),
+            client_id=authz.client_id,
+            succeeded=account is not None,
+            method="password",
+        ),
+    )
+    if refused is not None:
+        return refused
     if account is None:
         return _login_page(request, pages, session, authz, error=LOGIN_FAILED, username=username)
     return _logged_in(codec, session, account)
@@ -309,6 +342,19 @@ async def external_login_callback(request: Request) -> Response:
     account = await method.complete(  # type: ignore[union-attr]
         pending, dict(request.query_params), _callback_url(request, _auth(request).settings)
     )
+    refused = await _audited(
+        request,
+        audit_events.login(
+            username=account.username if account else None,
+            display=account.display_name if account else None,
+            fhir_users=account.fhir_users if account else (),
+            client_id=authz.client_id,
+            succeeded=account is not None,
+            method="external (OpenID Connect)",
+        ),
+    )
+    if refused is not None:
+        return refused
     if account is None:
         retry = session.with_data(oidc=None)
         response = _login_page(request, pages, retry, authz, error=EXTERNAL_LOGIN_FAILED)
@@ -532,6 +578,21 @@ async def consent_submit(request: Request) -> Response:
             decided_at=utc_now(),
         )
     )
+    refused = await _audited(
+        request,
+        audit_events.consent_decision(
+            username=user["u"],
+            display=user.get("n"),
+            acting_as=chosen.fhir_user if chosen else None,
+            patient=chosen.patient if chosen else None,
+            client_id=authz.client_id,
+            scopes=scope if approve else authz.scope,
+            approved=approve,
+            remember=remember,
+        ),
+    )
+    if refused is not None:
+        return refused
     if approve:
         assert chosen is not None
         grant = EndUserGrant(

@@ -12,8 +12,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from zorgleefplan.auth import audit_events
+from zorgleefplan.auth.audit_events import audit_log
 from zorgleefplan.auth.oauth_server import (
     ASSERTION_ALGORITHMS,
+    AUDIT_UNAVAILABLE,
     NO_STORE,
     PRIVATE_KEY_JWT,
     Endpoints,
@@ -21,6 +24,7 @@ from zorgleefplan.auth.oauth_server import (
     run_endpoint,
 )
 from zorgleefplan.auth.services import AuthServices
+from zorgleefplan.errors import StoreUnavailable
 
 router = APIRouter(tags=["OAuth 2.0 / SMART"])
 
@@ -86,17 +90,34 @@ def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
     )
 
 
+async def _refuse(
+    request: Request, name: str, status: int, error: str, description: str
+) -> Response:
+    """A request refused before authlib sees it; a token request is audited first."""
+    if name == "token":
+        body = {"error": error, "error_description": description}
+        try:
+            await audit_log(request).record(audit_events.token_request({}, status, body, None))
+        except StoreUnavailable:
+            return JSONResponse(AUDIT_UNAVAILABLE, status_code=503, headers=dict(NO_STORE))
+    return _oauth_error(status, error, description)
+
+
 async def _handle(request: Request, name: str) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
-        return _oauth_error(
-            400, "invalid_request", "the body must be application/x-www-form-urlencoded"
+        return await _refuse(
+            request,
+            name,
+            400,
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
         )
     form = await request.form()
     items: list[tuple[str, str]] = []
     for key, value in form.multi_items():
         if not isinstance(value, str):
-            return _oauth_error(400, "invalid_request", "form fields must be text")
+            return await _refuse(request, name, 400, "invalid_request", "form fields must be text")
         items.append((key, value))
     status, body, headers = await run_endpoint(
         _server(request),
@@ -106,6 +127,7 @@ async def _handle(request: Request, name: str) -> Response:
         headers=request.headers,
         form=items,
         endpoints=_endpoints(request),
+        audit=audit_log(request),
     )
     return JSONResponse(body, status_code=status, headers=dict(headers))
 

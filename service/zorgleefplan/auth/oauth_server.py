@@ -45,7 +45,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from starlette.concurrency import run_in_threadpool
 
-from zorgleefplan.auth import tokens
+from zorgleefplan.access.audit import AuditLog
+from zorgleefplan.auth import audit_events, tokens
 from zorgleefplan.auth.authorization import check_scope, scope_within
 from zorgleefplan.auth.keys import ALGORITHM
 from zorgleefplan.auth.registry import (
@@ -56,6 +57,7 @@ from zorgleefplan.auth.registry import (
     new_secret,
 )
 from zorgleefplan.auth.services import AuthServices
+from zorgleefplan.errors import StoreUnavailable
 
 T = TypeVar("T")
 
@@ -63,6 +65,10 @@ ASSERTION_ALGORITHMS = ("RS384", "ES384", "ES256")
 PRIVATE_KEY_JWT = "private_key_jwt"
 ASSERTION_LEEWAY = 30  # seconds of clock skew allowed on a client assertion's exp/nbf/iat
 NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+AUDIT_UNAVAILABLE = {
+    "error": "temporarily_unavailable",
+    "error_description": "The request could not be recorded in the audit log; try again later.",
+}
 
 
 # --------------------------------------------------------------------------- bridge
@@ -674,6 +680,15 @@ class OAuthServer(AuthorizationServer):
             body["fhirUser"] = user.fhir_user
         if user is not None and "openid" in scope.split():
             body["id_token"] = self.id_token(ends, app, user, grant.nonce)
+        # For the audit record of this request (written before the response is sent).
+        request.context["issued"] = {
+            "client_id": app.client_id,
+            "scope": scope,
+            "username": user.username if user else None,
+            "fhir_user": user.fhir_user if user else None,
+            "patient": patient,
+            "organization": None if user else app.organization,
+        }
         return body
 
     def id_token(self, ends: Endpoints, app: App, user: EndUser, nonce: str | None) -> str:
@@ -714,17 +729,33 @@ async def run_endpoint(
     headers: Mapping[str, str],
     form: list[tuple[str, str]],
     endpoints: Endpoints,
+    audit: AuditLog | None = None,
 ) -> tuple[int, Any, list[tuple[str, str]]]:
     """Run a token, revocation or introspection request through authlib in a worker thread.
-    ``name`` is "token" or an endpoint name. Returns (status, JSON body, headers)."""
+    ``name`` is "token" or an endpoint name. Returns (status, JSON body, headers). With
+    ``audit``, every token request (issued or refused) is recorded before it is answered."""
     values: dict[str, str] = {}
+    repeated = None
     for key, value in form:
         if key in values:  # RFC 6749 section 3.2: parameters MUST NOT repeat
-            error = InvalidRequestError(safe_description(f"Parameter {key} repeated."))
-            return server.handle_response(*error())
+            repeated = InvalidRequestError(safe_description(f"Parameter {key} repeated."))
+            break
         values[key] = value
     request = FormRequest(method, uri, headers, values)
     request.endpoints = endpoints
-    if name == "token":
-        return await run_in_threadpool(server.create_token_response, request)
-    return await run_in_threadpool(server.create_endpoint_response, name, request)
+    if repeated is not None:
+        status, body, response_headers = server.handle_response(*repeated())
+    elif name != "token":
+        return await run_in_threadpool(server.create_endpoint_response, name, request)
+    else:
+        status, body, response_headers = await run_in_threadpool(
+            server.create_token_response, request
+        )
+    if name == "token" and audit is not None:
+        record = audit_events.token_request(values, status, body, request.context.get("issued"))
+        try:
+            await audit.record(record)
+        except StoreUnavailable:
+            # The response may not be sent unaudited; the token it held is never handed out.
+            return 503, AUDIT_UNAVAILABLE, list(NO_STORE)
+    return status, body, response_headers
