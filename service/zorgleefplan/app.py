@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
@@ -41,7 +41,9 @@ async def open_services(settings: Settings) -> FhirServices:
         registry=registry,
         validator=ResourceValidator(),
         extractor=IndexExtractor(registry),
-        policy=AccessPolicy(store),
+        policy=AccessPolicy(
+            store, emergency_window=timedelta(minutes=settings.break_glass_minutes)
+        ),
         started=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     )
 

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # always when this is true (set it behind a TLS-terminating proxy that forwards http).
     cookie_secure: bool = False
     login_session_lifetime: int = Field(default=15 * 60, ge=60, le=24 * 3600)
+    # Break-the-glass: how long an emergency access, once opened with a reason, lasts.
+    break_glass_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
     @property
     def database_path(self) -> Path:

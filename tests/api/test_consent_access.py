@@ -426,3 +426,88 @@ async def test_a_professionals_change_names_them_and_their_organisation(world: W
     whos = [agent["who"] for agent in provenance["agent"]]
     assert whos[:2] == [{"reference": "PractitionerRole/pr1"}, {"reference": "Organization/o1"}]
     assert "onBehalfOf" not in provenance["agent"][0]
+
+
+# --------------------------------------------------------------------------- break-the-glass
+
+
+def emergency(reason: str = "bewusteloos binnengebracht, medicatie onbekend") -> dict[str, str]:
+    return {"X-Break-The-Glass-Patient": "p1", "X-Break-The-Glass-Reason": reason}
+
+
+async def test_break_the_glass_opens_read_only_access_and_tells_the_client(world: World) -> None:
+    await world.put(volmacht("RelatedPerson/vm1"))
+    headers = world.huisarts()
+    assert await world.ids("/fhir/CarePlan", headers) == []
+    r = await world.client.get("/fhir/CarePlan", headers={**headers, **emergency()})
+    assert [e["resource"]["id"] for e in r.json()["entry"]] == ["plan-p1"]
+    # The window stays open without the headers, for this client only, and read-only.
+    assert await world.ids("/fhir/Goal", headers) == ["goal-p1"]
+    plan = {
+        "resourceType": "CarePlan",
+        "id": "plan-p1",
+        "status": "revoked",
+        "intent": "plan",
+        "subject": ref("Patient/p1"),
+    }
+    r = await world.client.put("/fhir/CarePlan/plan-p1", json=plan, headers=headers)
+    assert r.status_code == 403
+    # The client (and whoever else is told) finds one Communication about it in their plan.
+    r = await world.client.get(
+        "/fhir/Communication?category=https://zorgleefplan.nl/fhir/CodeSystem/melding|break-the-glass",
+        headers=world.client_p1(),
+    )
+    (notice,) = [e["resource"] for e in r.json()["entry"]]
+    assert notice["sender"] == ref("PractitionerRole/pr1")
+    assert {"reference": "Patient/p1"} in notice["recipient"]
+    assert {"reference": "RelatedPerson/vm1"} in notice["recipient"]
+    assert notice["reasonCode"][0]["text"].startswith("bewusteloos")
+    # Sending the headers again within the window opens nothing new.
+    await world.client.get("/fhir/CarePlan", headers={**headers, **emergency("nog steeds")})
+    r = await world.client.get("/fhir/Communication", headers=world.client_p1())
+    assert len(r.json()["entry"]) == 1
+
+
+async def test_a_client_can_forbid_break_the_glass_for_a_named_actor(world: World) -> None:
+    await world.put(
+        access_consent({"type": "deny", "actor": [actor("PractitionerRole/pr1")]}, "geen-nood")
+    )
+    headers = {**world.huisarts(), **emergency()}
+    r = await world.client.get("/fhir/CarePlan", headers=headers)
+    assert r.status_code == 200 and r.json().get("entry", []) == []
+    r = await world.client.get("/fhir/Communication", headers=world.client_p1())
+    assert r.json().get("entry", []) == []  # nothing opened, nothing announced
+
+
+async def test_break_the_glass_is_for_practitioners_and_needs_a_reason(world: World) -> None:
+    backend = world.headers(organization="Organization/o1", scope="system/*.rs")
+    r = await world.client.get("/fhir/CarePlan", headers={**backend, **emergency()})
+    assert r.json().get("entry", []) == []
+    half = {"X-Break-The-Glass-Patient": "p1"}
+    r = await world.client.get("/fhir/CarePlan", headers={**world.huisarts(), **half})
+    assert r.status_code == 400
+    assert "reason" in r.json()["issue"][0]["diagnostics"]
+
+
+async def test_break_the_glass_access_ends_with_its_window(world: World) -> None:
+    await world.put(
+        {
+            "resourceType": "Communication",
+            "id": "old-emergency",
+            "status": "completed",
+            "category": [
+                {
+                    "coding": [
+                        {
+                            "system": "https://zorgleefplan.nl/fhir/CodeSystem/melding",
+                            "code": "break-the-glass",
+                        }
+                    ]
+                }
+            ],
+            "subject": ref("Patient/p1"),
+            "sent": "2026-01-01T08:00:00Z",  # long before the window
+            "sender": ref("PractitionerRole/pr1"),
+        }
+    )
+    assert await world.ids("/fhir/CarePlan", world.huisarts()) == []

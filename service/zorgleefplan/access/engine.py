@@ -340,10 +340,7 @@ def _regie_designations(actor: _Actor, facts: ClientFacts, now: datetime) -> tup
                     or actor.organization is None
                     or p.on_behalf_of == actor.organization
                 )
-                and any(
-                    c.system == codes.ZLP_ROLE_SYSTEM and c.code == codes.REGIEBEHANDELAAR
-                    for c in p.roles
-                )
+                and _is_regie_role(p.roles)
             ):
                 found.append(team.reference)
                 break
@@ -385,6 +382,39 @@ def _is_volmacht(consent: Consent, facts: ClientFacts, holder: str | None, now: 
         and any(r.code == codes.RESPRSN and r.system == codes.ROLE_CODE_SYSTEM for r in a.roles)
         for a in p.actors
     )
+
+
+def _is_regie_role(participant_roles: Iterable[Any]) -> bool:
+    return any(
+        c.system == codes.ZLP_ROLE_SYSTEM and c.code == codes.REGIEBEHANDELAAR
+        for c in participant_roles
+    )
+
+
+def people_to_notify(facts: ClientFacts, now: datetime) -> tuple[str, ...]:
+    """Who is told of a break-the-glass access (seed 001: recorded in the client's file and
+    made known): the client, their active regiebehandelaar(s) and volmacht holder(s)."""
+    now = _now(now)
+    found = [facts.patient_reference]
+    for team in facts.care_teams:
+        if not _team_active(team, facts, now):
+            continue
+        found += [
+            p.member
+            for p in team.participants
+            if p.member is not None and p.period.covers(now) and _is_regie_role(p.roles)
+        ]
+    for consent in facts.consents:
+        if consent.provision is not None and _is_volmacht(consent, facts, None, now):
+            found += [
+                a.reference
+                for a in consent.provision.actors
+                if a.reference is not None
+                and any(
+                    r.code == codes.RESPRSN and r.system == codes.ROLE_CODE_SYSTEM for r in a.roles
+                )
+            ]
+    return tuple(dict.fromkeys(found))
 
 
 def _active_directives(facts: ClientFacts, now: datetime) -> frozenset[Pair]:

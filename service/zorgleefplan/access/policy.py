@@ -12,7 +12,9 @@ Which plans can concern a principal:
 * a professional or backend: the plans whose Consents name them (their PractitionerRole, the
   Practitioner behind it, their Organization; nested provisions included, through the project
   search parameter ``Consent.provision-actor``) and the plans whose CareTeam they take part in;
-  with break-the-glass, also the one client named.
+* break-the-glass: a practitioner who names a client with a reason (``emergency_patient``), and
+  the clients for whom they opened emergency access within the window (the server records each
+  opening as a Communication to the client, see fhir/break_glass.py; that record is the window).
 Everyone but the development principal also reads shared directory data (practitioners,
 organisations, definitions), which belongs to no client; only the development principal writes it.
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -40,12 +42,16 @@ from zorgleefplan.access.facts import ClientFacts, client_facts
 from zorgleefplan.access.principal import Principal
 from zorgleefplan.store.model import (
     AccessConstraint,
+    DateCriterion,
     Grant,
     Page,
+    RangeMatch,
     ReferenceCriterion,
     ReferenceMatch,
     SearchQuery,
     StoredVersion,
+    TokenCriterion,
+    TokenMatch,
 )
 from zorgleefplan.store.port import Reader
 
@@ -55,6 +61,9 @@ DIRECTORY = Grant(compartments=frozenset(), include_shared=True)
 GOVERNING_TYPES = ("Consent", "CareTeam", "RelatedPerson")
 _BATCH = 1000  # rows per query page while loading facts
 _OTHER_PLAN = "this resource would belong to a plan you may not change"
+# The Communication category that records a break-the-glass opening (and notifies the client).
+BREAK_GLASS_SYSTEM = "https://zorgleefplan.nl/fhir/CodeSystem/melding"
+BREAK_GLASS_CODE = "break-the-glass"
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,7 @@ class AccessDecision:
     purpose_of_use: tuple[str, ...] = ()
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     config: EngineConfig = DEFAULT_CONFIG
+    open_emergencies: frozenset[str] = frozenset()  # clients with a break-the-glass window
 
     @classmethod
     def unrestricted(cls, principal: Principal) -> AccessDecision:
@@ -122,9 +132,16 @@ class AccessDecision:
 class AccessPolicy:
     """Decides per request over the store's current data (no decision outlives a request)."""
 
-    def __init__(self, store: Reader, config: EngineConfig = DEFAULT_CONFIG) -> None:
+    def __init__(
+        self,
+        store: Reader,
+        config: EngineConfig = DEFAULT_CONFIG,
+        *,
+        emergency_window: timedelta = timedelta(minutes=60),
+    ) -> None:
         self._store = store
         self._config = config
+        self._window = emergency_window
 
     async def decide(
         self,
@@ -140,7 +157,10 @@ class AccessPolicy:
         if principal.kind == "anonymous":
             return AccessDecision(principal, AccessConstraint(grants=()), now=now)
         acting_as = await self._acting_as(principal)
-        clients = await self._clients(principal, acting_as, emergency_patient)
+        clients = await self._clients(principal, acting_as)
+        open_emergencies = await self._open_emergencies(principal, now)
+        emergencies = open_emergencies | ({emergency_patient} if emergency_patient else set())
+        clients |= emergencies
         facts = await self._facts(clients) if principal.kind != "patient" else {}
         if principal.kind == "patient" and principal.patient:
             facts = {principal.patient: ClientFacts(principal.patient)}
@@ -149,7 +169,7 @@ class AccessPolicy:
                 principal,
                 client_facts_for,
                 now,
-                emergency_purpose=client == emergency_patient,
+                emergency_purpose=client in emergencies,
                 purpose_of_use=purpose_of_use,
                 acting_as=acting_as,
                 config=self._config,
@@ -166,7 +186,24 @@ class AccessPolicy:
             tuple(purpose_of_use),
             now,
             self._config,
+            open_emergencies,
         )
+
+    async def _open_emergencies(self, principal: Principal, now: datetime) -> frozenset[str]:
+        """Clients for whom this practitioner opened break-the-glass within the window."""
+        if principal.kind != "practitioner" or not principal.fhir_user:
+            return frozenset()
+        since = int((now - self._window).timestamp() * 1_000_000)
+        query = SearchQuery(
+            ("Communication",),
+            (
+                TokenCriterion("category", (TokenMatch(BREAK_GLASS_SYSTEM, BREAK_GLASS_CODE),)),
+                ReferenceCriterion("sender", (_reference_match(principal.fhir_user),)),
+                DateCriterion("sent", (RangeMatch("ge", since, since),)),
+            ),
+        )
+        rows = await self._all(query, _UNRESTRICTED)
+        return frozenset(row.compartment for row in rows if row.compartment)
 
     async def _acting_as(self, principal: Principal) -> tuple[str, ...]:
         """The Practitioner behind a PractitionerRole: Consents may name either."""
@@ -180,16 +217,14 @@ class AccessPolicy:
         reference = practitioner.get("reference") if isinstance(practitioner, dict) else None
         return (reference,) if isinstance(reference, str) else ()
 
-    async def _clients(
-        self, principal: Principal, acting_as: Sequence[str], emergency_patient: str | None
-    ) -> set[str]:
+    async def _clients(self, principal: Principal, acting_as: Sequence[str]) -> set[str]:
         if principal.kind in ("patient", "related-person"):
             return {principal.patient} if principal.patient else set()
         if principal.kind not in ("practitioner", "system"):
             return set()
         refs = [r for r in (principal.fhir_user, principal.organization, *acting_as) if r]
         matches = tuple(_reference_match(r) for r in refs)
-        clients = {emergency_patient} if emergency_patient else set()
+        clients: set[str] = set()
         if not matches:
             return clients
         for type_, param in (("Consent", "provision-actor"), ("CareTeam", "participant")):

@@ -32,6 +32,7 @@ from zorgleefplan.fhir.body import (
     read_body,
     require_media_type,
 )
+from zorgleefplan.fhir.break_glass import emergency_request, open_emergency_access
 from zorgleefplan.fhir.bundle import process_bundle
 from zorgleefplan.fhir.dispatch import dispatch
 from zorgleefplan.fhir.interactions import Context
@@ -111,7 +112,12 @@ async def handle(request: Request, services: FhirServices, principal: Principal)
     path = request.scope["path"].removeprefix(PREFIX).strip("/")
     base = base_url(request, services)
     req = await _fhir_request(request, path, services)
-    decision = await services.policy.decide(principal)
+    emergency = emergency_request(request.headers)
+    decision = await services.policy.decide(
+        principal, emergency_patient=emergency.patient if emergency else None
+    )
+    if emergency is not None:
+        await open_emergency_access(services, decision, emergency)
     access = bounded_by_scopes(decision.constraint, principal)
     repo = Repository(services, principal, access, decision=decision)
     ctx = Context(repo=repo, base=base)
