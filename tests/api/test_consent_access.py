@@ -511,3 +511,89 @@ async def test_break_the_glass_access_ends_with_its_window(world: World) -> None
         }
     )
     assert await world.ids("/fhir/CarePlan", world.huisarts()) == []
+
+
+# --------------------------------------------------------------------------- the access log
+
+
+async def access_log(world: World) -> list[dict]:
+    r = await world.client.get("/fhir/AuditEvent?patient=p1&_count=100", headers=world.client_p1())
+    assert r.status_code == 200, r.text
+    return [e["resource"] for e in r.json().get("entry", [])]
+
+
+def entity_refs(event: dict) -> list[str]:
+    return [e["what"]["reference"] for e in event["entity"] if "what" in e]
+
+
+def basis(event: dict) -> list[str]:
+    return [
+        x["valueString"]
+        for x in event.get("extension", [])
+        if x["url"].endswith("audit-decision-basis")
+    ]
+
+
+async def test_a_professionals_read_shows_in_the_clients_access_log(world: World) -> None:
+    await world.put(
+        access_consent(
+            {
+                "type": "permit",
+                "actor": [actor("PractitionerRole/pr1")],
+                "action": [action("access")],
+                "class": [resource_class("Goal")],
+            }
+        )
+    )
+    r = await world.client.get("/fhir/Goal/goal-p1", headers=world.huisarts())
+    assert r.status_code == 200
+    (event,) = [e for e in await access_log(world) if e["subtype"][0]["code"] == "read"]
+    assert event["action"] == "R" and event["outcome"] == "0"
+    assert event["agent"][0]["who"] == ref("PractitionerRole/pr1")
+    assert ref("Organization/o1") in [a["who"] for a in event["agent"]]
+    assert "Goal/goal-p1/_history/1" in entity_refs(event)
+    assert "Patient/p1" in entity_refs(event)
+    assert basis(event) == ["consent Consent/toegang provision"]
+    # Another client's log does not show it.
+    r = await world.client.get("/fhir/AuditEvent?patient=p2", headers=world.headers(patient="p2"))
+    assert all(
+        "Goal/goal-p1/_history/1" not in entity_refs(e["resource"])
+        for e in r.json().get("entry", [])
+    )
+
+
+async def test_searches_and_refusals_are_logged_for_the_client(world: World) -> None:
+    await world.put(volmacht("RelatedPerson/vm1"))
+    r = await world.client.get("/fhir/Goal?subject=Patient/p1", headers=world.holder())
+    assert r.status_code == 200
+    r = await world.client.put(
+        "/fhir/Consent/volmacht", json=volmacht("RelatedPerson/vm1"), headers=world.holder()
+    )
+    assert r.status_code == 403
+    events = await access_log(world)
+    search = next(e for e in events if e["subtype"][0]["code"] == "search-type")
+    assert search["action"] == "E"
+    assert "Goal/goal-p1/_history/1" in entity_refs(search)
+    queries = [e for e in search["entity"] if "query" in e]
+    assert queries, "the search query is recorded"
+    refused = next(e for e in events if e["outcome"] != "0")
+    assert refused["subtype"][0]["code"] == "update"
+    assert refused["agent"][0]["who"] == ref("RelatedPerson/vm1")
+
+
+async def test_break_the_glass_is_an_emergency_record_in_the_log(world: World) -> None:
+    r = await world.client.get("/fhir/CarePlan", headers={**world.huisarts(), **emergency()})
+    assert r.status_code == 200
+    events = await access_log(world)
+    flagged = [
+        e
+        for e in events
+        if any(
+            x["url"].endswith("audit-emergency") and x["valueBoolean"]
+            for x in e.get("extension", [])
+        )
+    ]
+    assert flagged
+    assert any(
+        c["code"] == "ETREAT" for e in flagged for p in e["purposeOfEvent"] for c in p["coding"]
+    )

@@ -7,6 +7,7 @@ Every interaction is listed in the OpenAPI document so it describes the real sur
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,10 +19,13 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
+from zorgleefplan.access.audit import AuditLog
+from zorgleefplan.access.policy import AccessDecision
 from zorgleefplan.access.principal import ANONYMOUS, Principal
 from zorgleefplan.auth.bearer import principal_from_claims, token_from_header
 from zorgleefplan.auth.services import AuthServices
-from zorgleefplan.errors import InvalidRequest
+from zorgleefplan.errors import InvalidRequest, ZlpError
+from zorgleefplan.fhir.audit_trail import interaction_code, records_for
 from zorgleefplan.fhir.body import (
     FORM,
     JSON_PATCH,
@@ -40,6 +44,7 @@ from zorgleefplan.fhir.outcome import FHIR_JSON
 from zorgleefplan.fhir.repository import FhirServices, Repository
 from zorgleefplan.fhir.request import FhirRequest, FhirResponse, etag, http_date
 from zorgleefplan.fhir.scope_gate import bounded_by_scopes
+from zorgleefplan.store.model import AccessConstraint, StoredVersion
 
 PREFIX = "/fhir"
 _CONTENT_TYPE = f"{FHIR_JSON}; charset=utf-8"
@@ -108,24 +113,72 @@ def render(resp: FhirResponse, base: str) -> Response:
     return Response(content, status_code=resp.status, headers=headers)
 
 
-async def handle(request: Request, services: FhirServices, principal: Principal) -> Response:
+async def handle(
+    request: Request, services: FhirServices, principal: Principal, audit: AuditLog
+) -> Response:
     path = request.scope["path"].removeprefix(PREFIX).strip("/")
     base = base_url(request, services)
-    req = await _fhir_request(request, path, services)
-    emergency = emergency_request(request.headers)
-    decision = await services.policy.decide(
-        principal, emergency_patient=emergency.patient if emergency else None
-    )
-    if emergency is not None:
-        await open_emergency_access(services, decision, emergency)
-    access = bounded_by_scopes(decision.constraint, principal)
-    repo = Repository(services, principal, access, decision=decision)
-    ctx = Context(repo=repo, base=base)
-    if path == "" and request.method == "POST":
-        if req.body is None:
-            raise InvalidRequest("POST to the base needs a batch or transaction Bundle")
-        return render(await process_bundle(req.body, req, ctx), base)
-    return render(await dispatch(req, ctx), base)
+    trail = _Trail(request, path, principal)
+    try:
+        req = await _fhir_request(request, path, services)
+        trail.request = req
+        emergency = emergency_request(request.headers)
+        decision = await services.policy.decide(
+            principal, emergency_patient=emergency.patient if emergency else None
+        )
+        trail.decision = decision
+        if emergency is not None:
+            await open_emergency_access(services, decision, emergency)
+        access = bounded_by_scopes(decision.constraint, principal)
+        repo = Repository(services, principal, access, decision=decision)
+        ctx = Context(repo=repo, base=base)
+        if path == "" and request.method == "POST":
+            if req.body is None:
+                raise InvalidRequest("POST to the base needs a batch or transaction Bundle")
+            result = await process_bundle(req.body, req, ctx)
+        else:
+            result = await dispatch(req, ctx)
+    except ZlpError as exc:
+        await trail.record(audit, (), exc.status_hint, exc)
+        raise
+    await trail.record(audit, result.touched, result.status, None)
+    return render(result, base)
+
+
+class _Trail:
+    """What the audit trail of one request needs, gathered as the request is handled."""
+
+    def __init__(self, request: Request, path: str, principal: Principal) -> None:
+        self.method = request.method
+        self.path = path
+        self.principal = principal
+        self.request: FhirRequest | None = None
+        self.decision: AccessDecision | None = None
+
+    async def record(
+        self,
+        audit: AuditLog,
+        touched: tuple[StoredVersion, ...],
+        status: int,
+        error: ZlpError | None,
+    ) -> None:
+        # The CapabilityStatement holds no personal data; the development principal is no
+        # real actor (tests and tools build the app with it).
+        if self.path == "metadata" or self.principal.kind == "development":
+            return
+        req = self.request
+        body_type = req.body.get("type") if req and isinstance(req.body, dict) else None
+        interaction = interaction_code(self.method, self.path, body_type)
+        decision = self.decision or AccessDecision(self.principal, AccessConstraint(grants=()))
+        records = records_for(
+            decision,
+            interaction,
+            req.params if req else (),
+            touched,
+            status=status,
+            error=error,
+        )
+        await asyncio.gather(*(audit.record(r) for r in records))
 
 
 class FhirApp:
@@ -143,7 +196,7 @@ class FhirApp:
         request = Request(scope, receive)
         services: FhirServices = scope["app"].state.services
         principal = ANONYMOUS if _is_metadata(request) else await self._resolve_principal(request)
-        response = await handle(request, services, principal)
+        response = await handle(request, services, principal, scope["app"].state.audit)
         await response(scope, receive, send)
 
 

@@ -44,7 +44,7 @@ async def process_bundle(bundle: Any, req: FhirRequest, ctx: Context) -> FhirRes
     body = bundle_bytes(
         f"{kind}-response", [_response_entry(r, ctx.base) for r in responses], total=None, links=()
     )
-    return FhirResponse(200, body=body)
+    return FhirResponse(200, body=body, touched=tuple(t for r in responses for t in r.touched))
 
 
 def _check_bundle(bundle: Any, ctx: Context) -> tuple[str, list[dict[str, Any]]]:

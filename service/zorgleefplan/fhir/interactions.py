@@ -73,12 +73,12 @@ def _conditional_read(req: FhirRequest, found: StoredVersion) -> FhirResponse | 
     """304 for If-None-Match with the current version, or If-Modified-Since not passed."""
     none_match = req.header("if-none-match")
     if none_match is not None and version_from_etag(none_match, "If-None-Match") == found.version:
-        return FhirResponse(304, version=found)
+        return FhirResponse(304, version=found, touched=(found,))
     since = req.header("if-modified-since")
     if since is not None and found.last_updated.replace(microsecond=0) <= parse_http_date(
         since, "If-Modified-Since"
     ):
-        return FhirResponse(304, version=found)
+        return FhirResponse(304, version=found, touched=(found,))
     return None
 
 
@@ -88,7 +88,9 @@ def _shaped(req: FhirRequest, found: StoredVersion) -> FhirResponse:
     shaper = Shaper(summary, elements.split(",") if elements else None)
     if summary is not None and summary not in ("true", "text", "data", "false"):
         raise InvalidRequest(f"_summary={summary} is not supported here", expression=["_summary"])
-    return FhirResponse(200, body=shaper.shape(found.body or b"{}"), version=found)
+    return FhirResponse(
+        200, body=shaper.shape(found.body or b"{}"), version=found, touched=(found,)
+    )
 
 
 # --------------------------------------------------------------------------- writes
@@ -113,12 +115,16 @@ def _write_response(req: FhirRequest, stored: StoredVersion, status: int) -> Fhi
     location = f"{stored.type}/{stored.id}/_history/{stored.version}"
     preference = req.prefer.get("return", "representation")
     if preference == "minimal":
-        return FhirResponse(status, version=stored, location=location)
+        return FhirResponse(status, version=stored, location=location, touched=(stored,))
     if preference == "operationoutcome":
         verb = "created" if status == 201 else "updated"
         outcome = information(f"{stored.type}/{stored.id} {verb} as version {stored.version}")
-        return FhirResponse(status, body=outcome, version=stored, location=location)
-    return FhirResponse(status, body=stored.body, version=stored, location=location)
+        return FhirResponse(
+            status, body=outcome, version=stored, location=location, touched=(stored,)
+        )
+    return FhirResponse(
+        status, body=stored.body, version=stored, location=location, touched=(stored,)
+    )
 
 
 async def create(req: FhirRequest, ctx: Context, type_: str) -> FhirResponse:
@@ -220,7 +226,7 @@ async def _apply_patch(
 async def delete(req: FhirRequest, ctx: Context, type_: str, id_: str) -> FhirResponse:
     if_match = version_from_etag(req.header("if-match"), "If-Match")
     tombstone = await ctx.repo.delete(type_, id_, if_match)
-    return FhirResponse(204, version=tombstone)
+    return FhirResponse(204, version=tombstone, touched=(tombstone,) if tombstone else ())
 
 
 async def conditional_delete(req: FhirRequest, ctx: Context, type_: str) -> FhirResponse:
@@ -235,7 +241,7 @@ async def conditional_delete(req: FhirRequest, ctx: Context, type_: str) -> Fhir
         if not matches:
             return FhirResponse(204, outcome=information(f"no {type_} matched; nothing deleted"))
         tombstone = await repo.delete(type_, matches[0].id)
-        return FhirResponse(204, version=tombstone)
+        return FhirResponse(204, version=tombstone, touched=(tombstone,) if tombstone else ())
 
 
 def _parse_condition(condition: str) -> list[tuple[str, str]]:
@@ -303,7 +309,11 @@ async def search(req: FhirRequest, ctx: Context, type_: str | None) -> FhirRespo
         outcome = information("ignored search parameters: " + ", ".join(request.ignored))
     shaper = Shaper(request.summary, request.elements)
     entries = search_entries(ctx.base, page.rows, included, shaper, outcome)
-    return FhirResponse(200, body=bundle_bytes("searchset", entries, total=page.total, links=links))
+    return FhirResponse(
+        200,
+        body=bundle_bytes("searchset", entries, total=page.total, links=links),
+        touched=(*page.rows, *included),
+    )
 
 
 async def _includes(
@@ -394,4 +404,8 @@ async def history(
             )
         )
     entries = history_entries(ctx.base, page.rows)
-    return FhirResponse(200, body=bundle_bytes("history", entries, total=page.total, links=links))
+    return FhirResponse(
+        200,
+        body=bundle_bytes("history", entries, total=page.total, links=links),
+        touched=page.rows,
+    )

@@ -65,6 +65,8 @@ class FhirResponse:
     location: str | None = None  # relative "Type/id/_history/n"
     outcome: dict[str, Any] | None = None  # an OperationOutcome to report beside the body
     headers: dict[str, str] = field(default_factory=dict)
+    # The stored resources this response carries or changed: what the audit trail records.
+    touched: tuple[StoredVersion, ...] = ()
 
 
 def version_from_etag(value: str | None, header: str) -> int | None:
