@@ -20,12 +20,13 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from tests.support import mint_access_token
-from zorgleefplan.access.audit import AuditLog, AuditRecord
+from zorgleefplan.access.audit import AuditLog, AuditRecord, render_row
 from zorgleefplan.access.principal import DEVELOPMENT
 from zorgleefplan.auth import tokens
 from zorgleefplan.auth.keys import SigningKeys
 from zorgleefplan.auth.registry import new_account, new_app, utc_now
 from zorgleefplan.config import Settings
+from zorgleefplan.errors import StoreUnavailable
 from zorgleefplan.fhir.repository import Repository
 from zorgleefplan.store.model import AccessConstraint
 
@@ -399,7 +400,7 @@ async def test_login_token_and_consent_decision_land_in_the_clients_log(
     # The refused redemption is in the audit table, in nobody's log.
     store = app.state.services.store
     refused = [
-        orjson.loads(r.body)
+        orjson.loads(render_row(r))
         for r in await _all_rows(store)
         if r.patient is None and b'"token"' in r.body
     ]
@@ -464,12 +465,12 @@ async def test_when_the_audit_log_cannot_be_written_the_login_is_refused(
     await browser.get("/oauth/authorize", params=params)
     csrf = csrf_of((await browser.get("/oauth/login")).text)
 
-    def broken(self: Any, rows: Any) -> None:
-        raise OSError("disk full")
+    async def broken(self: Any, rows: Any) -> None:
+        raise StoreUnavailable("disk full")
 
-    from zorgleefplan.store.sqlite import SqliteTransaction
+    from zorgleefplan.store.sqlite import SqliteStore
 
-    monkeypatch.setattr(SqliteTransaction, "append_audit", broken)
+    monkeypatch.setattr(SqliteStore, "append_audit", broken)
     r = await browser.post(
         "/oauth/login", data={"username": "anna", "password": PASSWORD, "csrf": csrf}
     )

@@ -28,10 +28,19 @@ REVOCATION_POLL_SECONDS = 1.0
 
 
 def public_root(request: Request, settings: Settings) -> str:
-    """scheme://host[:port] of this service: the configured base URL, else the request's."""
+    """scheme://host[:port] of this service: the configured base URL, else the request's
+    (from the Host header as Starlette's ``request.url`` would, without building a URL: this
+    runs on every request)."""
     if settings.base_url:
         return settings.base_url.rstrip("/")
-    return f"{request.url.scheme}://{request.url.netloc}"
+    scope = request.scope
+    scheme = scope.get("scheme", "http")
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return f"{scheme}://{value.decode('latin-1')}"
+    host, port = scope.get("server") or ("localhost", None)
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" + ("" if port in (None, default) else f":{port}")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from zorgleefplan.access.audit import AuditLog
 from zorgleefplan.access.policy import AccessDecision
 from zorgleefplan.access.principal import ANONYMOUS, Principal
 from zorgleefplan.auth.bearer import principal_from_claims, token_from_header
-from zorgleefplan.auth.services import AuthServices
+from zorgleefplan.auth.services import AuthServices, public_root
 from zorgleefplan.errors import InvalidRequest, ZlpError
 from zorgleefplan.fhir.audit_trail import interaction_code, records_for
 from zorgleefplan.fhir.body import (
@@ -70,9 +70,7 @@ def _is_metadata(request: Request) -> bool:
 
 
 def base_url(request: Request, services: FhirServices) -> str:
-    configured = services.settings.base_url
-    root = configured.rstrip("/") if configured else f"{request.url.scheme}://{request.url.netloc}"
-    return root + PREFIX
+    return public_root(request, services.settings) + PREFIX
 
 
 async def _fhir_request(request: Request, path: str, services: FhirServices) -> FhirRequest:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from zorgleefplan.access.audit import render_row
 from zorgleefplan.errors import InvalidRequest, MethodNotAllowed, ResourceNotFound
 from zorgleefplan.fhir.interactions import Context
 from zorgleefplan.fhir.outcome import information
@@ -78,7 +79,7 @@ def _as_version(row: AuditRow) -> StoredVersion:
         version=1,
         last_updated=datetime.fromtimestamp(row.recorded / 1_000_000, tz=UTC),
         deleted=False,
-        body=row.body,
+        body=render_row(row),
         seq=row.seq,
         method="POST",
         compartment=row.patient,
@@ -90,7 +91,7 @@ async def read(req: FhirRequest, ctx: Context, id_: str) -> FhirResponse:
     if row is None or not may_read_entry(ctx.repo.access, row):
         raise ResourceNotFound(f"AuditEvent/{id_} is not known")
     version = _as_version(row)
-    return FhirResponse(200, body=row.body, version=version)
+    return FhirResponse(200, body=version.body, version=version)
 
 
 def _patient_id(value: str, base: str) -> str:

@@ -132,6 +132,11 @@ class Transaction(Reader, Protocol):
 class Store(Reader, Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
 
+    async def append_audit(self, rows: Sequence[AuditRow]) -> None:
+        """Append audit rows on their own, durable on return (the audit log's batches: the
+        same as a transaction holding only ``append_audit``, which adapters may do cheaper)."""
+        ...
+
     async def purge_audit(self, recorded_before: int) -> int:
         """Delete the audit rows recorded before ``recorded_before`` (µs): the retention
         purge, the only deletion of audit rows there is. Returns how many went."""

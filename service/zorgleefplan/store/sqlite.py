@@ -437,6 +437,16 @@ def _append_audit(conn: sqlite3.Connection, rows: Sequence[AuditRow]) -> None:
     )
 
 
+def _append_audit_alone(rows: Sequence[AuditRow], conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        _append_audit(conn, rows)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    _commit(conn)
+
+
 def _purge_audit(conn: sqlite3.Connection, recorded_before: int) -> int:
     # The retention purge: the only statement that removes audit rows.
     return conn.execute("DELETE FROM audit_event WHERE recorded < ?", (recorded_before,)).rowcount
@@ -830,6 +840,17 @@ class SqliteStore(_SqliteReader):
                 _settle_group(group, outcome, close=True)
         finally:
             self._closer = None
+
+    async def append_audit(self, rows: Sequence[AuditRow]) -> None:
+        """One trip to the writer (BEGIN, insert, COMMIT) when no group is open — every read
+        writes an audit record, so this is the hot write path; inside an open group (FHIR
+        writes in flight) the rows join it as a member."""
+        async with self._write_lock:
+            if self._group is None:
+                await self._on_writer(partial(_append_audit_alone, rows))
+                return
+        async with self.transaction() as tx:
+            tx.append_audit(rows)
 
     async def purge_audit(self, recorded_before: int) -> int:
         async with self.transaction() as tx:

@@ -63,3 +63,30 @@ async def test_a_single_transaction_commits_at_once(tmp_path: Path) -> None:
             conn.close()
     finally:
         await store.close()
+
+
+async def test_a_failed_audit_append_leaves_nothing_and_the_store_writable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zorgleefplan.errors import StoreUnavailable
+    from zorgleefplan.store.model import AuditRow
+
+    store = await SqliteStore.open(tmp_path / "a.sqlite3")
+    try:
+        row = AuditRow(id="a1", recorded=1, patient="p1", body=b"{}")
+        real = sqlite_store._append_audit
+
+        def failing(conn: sqlite3.Connection, rows: object) -> None:
+            real(conn, [row])  # half written, then the disk fills up
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(sqlite_store, "_append_audit", failing)
+        with pytest.raises(StoreUnavailable):
+            await store.append_audit([row])
+        monkeypatch.setattr(sqlite_store, "_append_audit", real)
+        assert await store.audit_read("a1") is None
+        await store.append_audit([row])
+        await _create(store, "after")
+        assert (await store.audit_read("a1")) is not None
+    finally:
+        await store.close()
