@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -170,3 +173,16 @@ async def seed_patient_app(data_dir: Path, world: PatientAppWorld) -> str:
             await auth.close()
     finally:
         await services.store.close()
+
+
+def s256(verifier: str) -> str:
+    """The PKCE S256 code challenge of ``verifier`` (RFC 7636)."""
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of a login or consent page."""
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)

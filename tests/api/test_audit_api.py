@@ -5,9 +5,6 @@ client's log."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,7 +16,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 
-from tests.support import mint_access_token
+from tests.support import csrf_of, mint_access_token, s256
 from zorgleefplan.access.audit import AuditLog, AuditRecord, render_row
 from zorgleefplan.access.principal import DEVELOPMENT
 from zorgleefplan.auth import tokens
@@ -269,17 +266,6 @@ async def test_every_write_to_audit_event_is_405(
 
 
 # --------------------------------------------------------------------------- authorization events
-
-
-def s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ page and lands on the app's redirect URI with a code that the token endpoint acc
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -12,12 +10,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
+from tests.support import s256
+
 VERIFIER = "browser-test-verifier-" + "x" * 40
-
-
-def s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def test_login_consent_remember_and_approve_in_chromium(

@@ -5,7 +5,6 @@ plan data with the bearer token, and refreshes."""
 
 from __future__ import annotations
 
-import re
 import secrets
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import httpx
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
-from tests.support import PatientAppWorld, seed_patient_app, start_server
+from tests.support import PatientAppWorld, csrf_of, seed_patient_app, start_server
 
 REDIRECT = "http://127.0.0.1:9/callback"  # never contacted: the client reads the Location
 WORLD = PatientAppWorld(
@@ -25,12 +24,6 @@ WORLD = PatientAppWorld(
 )
 PASSWORD = WORLD.password
 SCOPE = "openid fhirUser launch/patient offline_access patient/Patient.rs patient/CarePlan.rs"
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
 
 
 async def pages(root: str, authorize_url: str) -> str:

@@ -86,7 +86,7 @@ from zorgleefplan.access.facts import (
     parse_consent,
 )
 from zorgleefplan.access.principal import Principal
-from zorgleefplan.store.model import Grant
+from zorgleefplan.store.model import AccessConstraint, Grant
 
 BasisKind = Literal[
     "own-plan", "volmacht", "representative", "consent", "regiebehandelaar", "break-the-glass"
@@ -166,16 +166,11 @@ class ReadDecision:
         return bool(self.grants)
 
     def allows(self, type_: str, id_: str) -> bool:
-        """In-memory twin of the grants for one resource of this client."""
-        for g in self.grants:
-            if g.types is not None and type_ not in g.types:
-                continue
-            if g.resources is not None and (type_, id_) not in g.resources:
-                continue
-            if (type_, id_) in g.exclude:
-                continue
-            return True
-        return False
+        """Whether one resource of this client is readable: the store's own in-memory check
+        of the grants (each grant names the client's compartment)."""
+        access = AccessConstraint(self.grants)
+        clients = {c for g in self.grants for c in (g.compartments or ())}
+        return any(access.allows(type_, id_, client) for client in clients)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 import time
 import uuid
@@ -19,6 +17,7 @@ from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
+from tests.support import s256
 from zorgleefplan.auth.authorization import (
     EndUserGrant,
     issue_code,
@@ -33,12 +32,6 @@ REDIRECT = "https://app.example.org/callback"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 _HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
-def s256(verifier: str) -> str:
-    return (
-        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    )
 
 
 @dataclass

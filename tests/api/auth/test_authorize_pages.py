@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 import secrets
 from collections.abc import AsyncIterator
@@ -17,6 +15,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 
+from tests.support import csrf_of, s256
 from zorgleefplan.access.principal import DEVELOPMENT
 from zorgleefplan.auth.registry import new_account, new_app, utc_now
 from zorgleefplan.auth.services import AuthServices
@@ -28,17 +27,6 @@ from zorgleefplan.store.model import AccessConstraint
 REDIRECT = "http://localhost:8765/callback"
 PASSWORD = "correct horse battery"
 _HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # cheap for tests
-
-
-def s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
 
 
 def text_of(html: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 from joserfc.jwk import KeySet
 
-from conftest import FORM, ROOT
+from tests.api.auth.conftest import FORM, ROOT
 from zorgleefplan.auth.services import AuthServices
 
 

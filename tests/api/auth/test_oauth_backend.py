@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import (
+from tests.api.auth.conftest import (
     ASSERTION_TYPE,
     FORM,
     REDIRECT,

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ASSERTION_TYPE, FORM, ROOT, KeyPair, code_form, make_code
+from tests.api.auth.conftest import ASSERTION_TYPE, FORM, ROOT, KeyPair, code_form, make_code
 from zorgleefplan.auth.registry import App
 from zorgleefplan.auth.services import AuthServices
 from zorgleefplan.auth.tokens import TokenRevoked

@@ -10,7 +10,7 @@ import pytest
 from joserfc import jws, jwt
 from joserfc.jwk import KeySet
 
-from conftest import (
+from tests.api.auth.conftest import (
     FORM,
     REDIRECT,
     ROOT,
