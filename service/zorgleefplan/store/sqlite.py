@@ -18,7 +18,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +48,7 @@ from zorgleefplan.store.sqlite_query import (
     keyset_after,
     param_key,
 )
+from zorgleefplan.store.worker_threads import WorkerThreads
 
 T = TypeVar("T")
 
@@ -738,8 +738,8 @@ class SqliteStore(_SqliteReader):
         self.path = path
         self._synchronous = synchronous
         self._max_group = max_group
-        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="zlp-sqlite-writer")
-        self._reader_pool = ThreadPoolExecutor(readers, thread_name_prefix="zlp-sqlite-reader")
+        self._writer_pool = WorkerThreads(1, "zlp-sqlite-writer")
+        self._reader_pool = WorkerThreads(readers, "zlp-sqlite-reader")
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
@@ -767,12 +767,10 @@ class SqliteStore(_SqliteReader):
         return conn
 
     async def _on_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._reader_pool, _guarded, self._connection, fn)
+        return await self._reader_pool.run(partial(_guarded, self._connection, fn))
 
     async def _on_writer(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer_pool, _guarded, self._connection, fn)
+        return await self._writer_pool.run(partial(_guarded, self._connection, fn))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:
@@ -861,8 +859,8 @@ class SqliteStore(_SqliteReader):
             await self._closer
         if self._group is not None:
             await self._commit_open_group()
-        self._writer_pool.shutdown(wait=True)
-        self._reader_pool.shutdown(wait=True)
+        self._writer_pool.shutdown()
+        self._reader_pool.shutdown()
         with self._connections_lock:
             for conn in self._connections:
                 conn.close()
