@@ -1037,7 +1037,7 @@ async def write_cell(
     w: World, cells: Cells, probes: Cells, principal: str, kind: str, type_: str
 ) -> None:
     """One write cell. ``probes`` collects the hidden-versus-missing comparisons of a refused
-    PUT (update, transaction entry), which fail today (see the xfail test below)."""
+    PUT (update, transaction entry), checked by the test below."""
     cells.count += 1
     state = w.state
     cell = f"[{state}] {principal} {kind} {type_}"
@@ -1236,16 +1236,6 @@ async def test_writes(write_world: World, kind: str, type_: str) -> None:
     cells.done()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "defect: PUT /fhir/Goal/<id of a hidden existing resource> answers 404 'Goal/<id> cannot "
-        "be written' (not-found), while PUT of a missing id answers 403 forbidden (the create is "
-        "refused): a principal without access can probe which ids exist in another plan. The "
-        "same in a transaction entry. Repository.update raises ResourceNotFound for a hidden "
-        "current version before the write decision"
-    ),
-)
 @pytest.mark.parametrize("kind", ["update", "transaction"])
 async def test_a_refused_put_to_a_hidden_id_answers_as_for_a_missing_one(
     write_world: World, kind: str

@@ -597,3 +597,21 @@ async def test_break_the_glass_is_an_emergency_record_in_the_log(world: World) -
     assert any(
         c["code"] == "ETREAT" for e in flagged for p in e["purposeOfEvent"] for c in p["coding"]
     )
+
+
+async def test_an_id_taken_in_another_plan_is_refused_without_showing_anything(
+    world: World,
+) -> None:
+    theirs = {
+        "resourceType": "Goal",
+        "id": "goal-p1",
+        "lifecycleStatus": "active",
+        "description": {"text": "overschreven?"},
+        "subject": ref("Patient/p2"),
+    }
+    p2 = world.headers(patient="p2")
+    r = await world.client.put("/fhir/Goal/goal-p1", json=theirs, headers=p2)
+    assert r.status_code == 409  # p2 may create in their plan, but not under this id
+    assert "overschreven" not in r.text and "wandelen" not in r.text
+    r = await world.client.get("/fhir/Goal/goal-p1", headers=world.client_p1())
+    assert r.json()["description"]["text"] == "wandelen"

@@ -22,6 +22,7 @@ from zorgleefplan.access.policy import AccessDecision, AccessPolicy
 from zorgleefplan.access.principal import Principal
 from zorgleefplan.config import Settings
 from zorgleefplan.errors import (
+    Conflict,
     Forbidden,
     InvalidResource,
     MissingReferences,
@@ -196,9 +197,11 @@ class Repository:
                     f"If-Match asked for version {if_match} of {type_}/{id_}, which has {have}"
                 )
             if current is None and await repo._exists_hidden(type_, id_):
-                # Somebody else's resource: the requester may not see it, so it may not be
-                # overwritten either; refuse exactly as for a missing version precondition.
-                raise ResourceNotFound(f"{type_}/{id_} cannot be written")
+                # Somebody else's resource: it may not be overwritten, and the answer must be
+                # the one a missing id gets — a create — unless that create would be allowed;
+                # only then does the requester learn that the id is taken.
+                repo._require_write("create", prepared.resource, None, prepared.compartment)
+                raise Conflict(f"{type_}/{id_} cannot be created: the id is already in use")
             version = 1 if current is None else current.version + 1
             created = current is None or current.deleted
             return await repo._write(prepared, version, method, current), created
