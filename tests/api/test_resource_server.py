@@ -231,7 +231,9 @@ async def test_a_client_cannot_write_into_another_plan_or_directory_data(
     r = await secured_client.post("/fhir/Goal", json=goal("p2"), headers=mine)
     assert r.status_code == 403
     r = await secured_client.put("/fhir/Goal/g-p2", json={**goal("p1"), "id": "g-p2"}, headers=mine)
-    assert r.status_code == 404  # hidden: behaves as absent, cannot be overwritten
+    assert r.status_code == 409  # p1 may create in their plan, but the id is taken: no overwrite
+    r = await secured_client.put("/fhir/Goal/g-p2", json={**goal("p2"), "id": "g-p2"}, headers=mine)
+    assert r.status_code == 403  # as for a missing id: p1 may not create in p2's plan
     r = await secured_client.put(
         "/fhir/Practitioner/dr2",
         json={"resourceType": "Practitioner", "id": "dr2"},
