@@ -122,3 +122,20 @@ async def test_the_audit_event_interactions_it_does_not_list_are_refused(
         assert r.json()["resourceType"] == "OperationOutcome"
     assert (await client.get("/fhir/AuditEvent", params={"patient": "p1"})).status_code == 200
     assert (await client.get("/fhir/AuditEvent/a1")).status_code == 404
+
+
+async def test_every_listed_operation_works_and_no_other_is_served(
+    statement: dict[str, Any], client: httpx.AsyncClient
+) -> None:
+    listed = {
+        (r["type"], op["name"])
+        for r in statement["rest"][0]["resource"]
+        for op in r.get("operation", [])
+    }
+    assert listed == {("Patient", "everything")}
+    r = await client.put("/fhir/Patient/p1", json={"resourceType": "Patient", "id": "p1"})
+    assert r.status_code == 201
+    r = await client.get("/fhir/Patient/p1/$everything")
+    assert r.status_code == 200 and r.json()["type"] == "searchset"
+    for unlisted in ("/fhir/Patient/p1/$summary", "/fhir/CarePlan/x/$everything"):
+        assert (await client.get(unlisted)).status_code in (400, 404, 501)

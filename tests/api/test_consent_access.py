@@ -615,3 +615,54 @@ async def test_an_id_taken_in_another_plan_is_refused_without_showing_anything(
     assert "overschreven" not in r.text and "wandelen" not in r.text
     r = await world.client.get("/fhir/Goal/goal-p1", headers=world.client_p1())
     assert r.json()["description"]["text"] == "wandelen"
+
+
+# --------------------------------------------------------------------------- $everything
+
+
+async def test_everything_is_the_plan_as_far_as_the_requester_may_see_it(world: World) -> None:
+    r = await world.client.get("/fhir/Patient/p1/$everything", headers=world.client_p1())
+    assert r.status_code == 200, r.text
+    mine = sorted(
+        f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in r.json()["entry"]
+    )
+    assert mine == ["CarePlan/plan-p1", "Goal/goal-p1", "Patient/p1", "RelatedPerson/vm1"]
+    await world.put(
+        access_consent(
+            {
+                "type": "permit",
+                "actor": [actor("PractitionerRole/pr1")],
+                "action": [action("access")],
+                "class": [resource_class("Goal")],
+            }
+        )
+    )
+    r = await world.client.get("/fhir/Patient/p1/$everything", headers=world.huisarts())
+    assert [e["resource"]["id"] for e in r.json()["entry"]] == ["goal-p1"]
+    # Another client's, an outsider's and a missing client's answers look the same.
+    other = world.headers(
+        fhir_user="PractitionerRole/pr2", organization="Organization/o2", scope=STAFF_SCOPES
+    )
+    hidden = await world.client.get("/fhir/Patient/p1/$everything", headers=other)
+    missing = await world.client.get("/fhir/Patient/nobody/$everything", headers=other)
+    assert hidden.status_code == missing.status_code == 404
+    r = await world.client.get("/fhir/Patient/p2/$everything", headers=world.client_p1())
+    assert r.status_code == 404
+
+
+async def test_everything_pages_filters_and_is_audited(world: World) -> None:
+    headers = world.client_p1()
+    r = await world.client.get("/fhir/Patient/p1/$everything?_count=2", headers=headers)
+    seen = [e["resource"]["id"] for e in r.json()["entry"]]
+    while next_link := [x["url"] for x in r.json()["link"] if x["relation"] == "next"]:
+        r = await world.client.get(next_link[0].removeprefix("http://test"), headers=headers)
+        seen += [e["resource"]["id"] for e in r.json()["entry"]]
+    assert sorted(seen) == ["goal-p1", "p1", "plan-p1", "vm1"]
+    r = await world.client.get("/fhir/Patient/p1/$everything?_type=Goal,CarePlan", headers=headers)
+    assert sorted(e["resource"]["id"] for e in r.json()["entry"]) == ["goal-p1", "plan-p1"]
+    r = await world.client.get("/fhir/Patient/p1/$everything?onbekend=1", headers=headers)
+    assert r.status_code == 400
+    r = await world.client.post("/fhir/Patient/p1/$everything", json={}, headers=headers)
+    assert r.status_code == 405
+    events = await access_log(world)
+    assert any(e["subtype"][0]["code"] == "operation" for e in events)

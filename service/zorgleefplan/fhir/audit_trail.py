@@ -34,6 +34,7 @@ _ACTIONS: dict[str, Action] = {
     "delete": "D",
     "batch": "E",
     "transaction": "E",
+    "operation": "E",
 }
 _TYPE_LEVEL = {"GET": "search-type", "POST": "create", "PUT": "update", "PATCH": "patch"}
 _INSTANCE_LEVEL = {"GET": "read", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
@@ -59,6 +60,8 @@ def interaction_code(method: str, path: str, body_type: str | None = None) -> st
             return _INSTANCE_LEVEL.get(method, "read")
         case [_, _, "_history"]:
             return "history-instance"
+        case [_, _, operation] if operation.startswith("$"):
+            return "operation"
     return "vread"
 
 

@@ -82,6 +82,19 @@ def _search_params(registry: SearchParameterRegistry, type_: str) -> list[dict[s
     return params
 
 
+# Patient/[id]/$everything (fhir/everything.py): _type, _since, _count.
+_EVERYTHING: dict[str, Any] = {
+    "operation": [
+        {
+            "name": "everything",
+            "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+            "documentation": "The client's plan as far as the requester may see it "
+            "(GET; _type, _since, _count).",
+        }
+    ]
+}
+
+
 def security(oauth_root: str) -> dict[str, Any]:
     """SMART on FHIR security: the service coding and the oauth-uris extension (SMART App
     Launch 2.x; /.well-known/smart-configuration says the same and more)."""
@@ -159,6 +172,7 @@ def capability_statement(
                 "searchInclude": [f"{type_}:*", *refs] if refs else [],
                 "searchRevInclude": revs,
                 "searchParam": _search_params(registry, type_),
+                **(_EVERYTHING if type_ == "Patient" else {}),
             }
         )
     return {

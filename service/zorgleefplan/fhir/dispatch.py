@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from zorgleefplan.errors import InvalidRequest, MethodNotAllowed, NotSupported, UnknownResourceType
-from zorgleefplan.fhir import audit_api
+from zorgleefplan.fhir import audit_api, everything
 from zorgleefplan.fhir import interactions as i
 from zorgleefplan.fhir.capability import capability_statement
 from zorgleefplan.fhir.interactions import Context
@@ -44,6 +44,11 @@ async def dispatch(req: FhirRequest, ctx: Context) -> FhirResponse:
     """Perform one interaction. Bundles are handled by the caller (see fhir/bundle.py)."""
     parts = [p for p in req.path.split("/") if p] if req.path else []
     method = req.method
+    if len(parts) == 3 and parts[0] == "Patient" and parts[2] == everything.OPERATION:
+        if method != "GET":
+            raise _refuse(method, "GET")
+        check_scope(ctx.repo.principal, None, "s")
+        return await everything.patient_everything(req, ctx, _check_id(parts[1]))
     if any(p.startswith("$") for p in parts):
         raise NotSupported(
             f"operation {next(p for p in parts if p.startswith('$'))} is not supported"
