@@ -25,6 +25,7 @@ from zorgleefplan.config import Settings
 log = logging.getLogger(__name__)
 
 REVOCATION_POLL_SECONDS = 1.0
+PURGE_EVERY_POLLS = 3600  # about hourly
 
 
 def public_root(request: Request, settings: Settings) -> str:
@@ -71,17 +72,20 @@ class RevocationFeed:
     """Polls the registry for access tokens revoked by any process and adds them to the
     in-memory list every request consults (so a check costs a dict lookup, not a query).
     A revocation in this process is added at once by the revoking code; other workers learn
-    of it within one poll interval."""
+    of it within one poll interval. Every ``purge_every`` polls it also has the registry drop
+    what has expired (codes, lapsed grants, old revocations, seen assertion ids)."""
 
     def __init__(
         self,
         registry: AuthRegistry,
         revoked: MemoryRevokedTokens,
         interval: float = REVOCATION_POLL_SECONDS,
+        purge_every: int = PURGE_EVERY_POLLS,
     ) -> None:
         self._registry = registry
         self._revoked = revoked
         self._interval = interval
+        self._purge_every = purge_every
         self._cursor: str | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -95,10 +99,14 @@ class RevocationFeed:
         self._task = asyncio.create_task(self._run(), name="zlp-revocation-feed")
 
     async def _run(self) -> None:
+        polls = 0
         while True:
             await asyncio.sleep(self._interval)
+            polls += 1
             try:
                 await self.catch_up()
+                if polls % self._purge_every == 0:
+                    await self._registry.purge_expired()
             except Exception:  # keep polling: a busy store must not end revocation checks
                 log.exception("revocation feed: polling the registry failed")
 
