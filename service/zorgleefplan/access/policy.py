@@ -161,9 +161,10 @@ class AccessPolicy:
         open_emergencies = await self._open_emergencies(principal, now)
         emergencies = open_emergencies | ({emergency_patient} if emergency_patient else set())
         clients |= emergencies
-        facts = await self._facts(clients) if principal.kind != "patient" else {}
-        if principal.kind == "patient" and principal.patient:
-            facts = {principal.patient: ClientFacts(principal.patient)}
+        if principal.kind == "patient":  # their own plan needs no Consent to decide
+            facts = {principal.patient: ClientFacts(principal.patient)} if principal.patient else {}
+        else:
+            facts = await self._facts(clients)
         reads = {
             client: decide_read(
                 principal,
