@@ -666,3 +666,37 @@ async def test_everything_pages_filters_and_is_audited(world: World) -> None:
     assert r.status_code == 405
     events = await access_log(world)
     assert any(e["subtype"][0]["code"] == "operation" for e in events)
+
+
+async def test_paging_across_a_consent_change_is_rechecked_on_every_page(world: World) -> None:
+    for i in range(4):
+        await world.put(
+            {
+                "resourceType": "Goal",
+                "id": f"extra-{i}",
+                "lifecycleStatus": "active",
+                "description": {"text": f"doel {i}"},
+                "subject": ref("Patient/p1"),
+            }
+        )
+    permit = access_consent(
+        {
+            "type": "permit",
+            "actor": [actor("PractitionerRole/pr1")],
+            "action": [action("access")],
+            "class": [resource_class("Goal")],
+        }
+    )
+    await world.put(permit)
+    r = await world.client.get("/fhir/Goal?_count=2", headers=world.huisarts())
+    assert len(r.json()["entry"]) == 2
+    next_url = next(x["url"] for x in r.json()["link"] if x["relation"] == "next")
+    # The client withdraws the consent between two pages.
+    r = await world.client.put(
+        "/fhir/Consent/toegang", json={**permit, "status": "inactive"}, headers=world.client_p1()
+    )
+    assert r.status_code == 200, r.text
+    r = await world.client.get(next_url.removeprefix("http://test"), headers=world.huisarts())
+    assert r.status_code == 200
+    assert r.json().get("entry", []) == []
+    assert "extra-" not in r.text and "goal-p1" not in r.text
