@@ -548,9 +548,6 @@ class OAuthServer(AuthorizationServer):
         assert isinstance(request, FormRequest)
         return request
 
-    def create_json_request(self, request: Any) -> Any:
-        raise NotImplementedError("no JSON endpoints")
-
     def handle_response(
         self, status: int, body: Any, headers: list[tuple[str, str]]
     ) -> tuple[int, Any, list[tuple[str, str]]]:
