@@ -83,6 +83,18 @@ def resource_class(type_: str) -> dict:
     return {"system": codes.RESOURCE_TYPES_SYSTEM, "code": type_}
 
 
+def permit(actor_ref: str, type_: str, *actions: str) -> dict:
+    """An access Consent permitting ``actor_ref`` the ``actions`` on one resource type."""
+    return access_consent(
+        {
+            "type": "permit",
+            "actor": [actor(actor_ref)],
+            "action": [action(a) for a in actions or ("access",)],
+            "class": [resource_class(type_)],
+        }
+    )
+
+
 class World:
     """Two clients' plans, a huisarts (PractitionerRole pr1 of Organization o1), another
     professional (pr2 of o2), a volmacht holder (RelatedPerson vm1 of p1)."""
@@ -220,16 +232,7 @@ async def test_a_professional_sees_nothing_without_consent(world: World) -> None
 
 
 async def test_an_access_consent_permits_the_named_classes_only(world: World) -> None:
-    await world.put(
-        access_consent(
-            {
-                "type": "permit",
-                "actor": [actor("PractitionerRole/pr1")],
-                "action": [action("access")],
-                "class": [resource_class("Goal")],
-            }
-        )
-    )
+    await world.put(permit("PractitionerRole/pr1", "Goal"))
     assert await world.ids("/fhir/Goal", world.huisarts()) == ["goal-p1"]  # not p2's
     assert await world.ids("/fhir/CarePlan", world.huisarts()) == []
     other = world.headers(
@@ -262,16 +265,7 @@ async def test_deny_all_except_my_huisarts_in_a_nested_provision(world: World) -
 
 
 async def test_an_organisation_consent_covers_its_backend(world: World) -> None:
-    await world.put(
-        access_consent(
-            {
-                "type": "permit",
-                "actor": [actor("Organization/o1")],
-                "action": [action("access")],
-                "class": [resource_class("CarePlan")],
-            }
-        )
-    )
+    await world.put(permit("Organization/o1", "CarePlan"))
     backend = world.headers(organization="Organization/o1", scope="system/*.rs")
     assert await world.ids("/fhir/CarePlan", backend) == ["plan-p1"]
     other = world.headers(organization="Organization/o2", scope="system/*.rs")
@@ -324,16 +318,7 @@ async def test_the_regiebehandelaar_reads_the_plan_and_updates_the_care_plan(
 
 
 async def test_a_professional_writes_only_their_own_records(world: World) -> None:
-    await world.put(
-        access_consent(
-            {
-                "type": "permit",
-                "actor": [actor("PractitionerRole/pr1")],
-                "action": [action("access"), action("correct")],
-                "class": [resource_class("Goal")],
-            }
-        )
-    )
+    await world.put(permit("PractitionerRole/pr1", "Goal", "access", "correct"))
 
     def goal(expressed_by: str) -> dict:
         return {
@@ -400,16 +385,7 @@ async def test_every_change_by_a_proxy_leaves_provenance_on_behalf_of_the_client
 
 
 async def test_a_professionals_change_names_them_and_their_organisation(world: World) -> None:
-    await world.put(
-        access_consent(
-            {
-                "type": "permit",
-                "actor": [actor("PractitionerRole/pr1")],
-                "action": [action("access"), action("correct")],
-                "class": [resource_class("Goal")],
-            }
-        )
-    )
+    await world.put(permit("PractitionerRole/pr1", "Goal", "access", "correct"))
     goal = {
         "resourceType": "Goal",
         "lifecycleStatus": "proposed",
@@ -535,16 +511,7 @@ def basis(event: dict) -> list[str]:
 
 
 async def test_a_professionals_read_shows_in_the_clients_access_log(world: World) -> None:
-    await world.put(
-        access_consent(
-            {
-                "type": "permit",
-                "actor": [actor("PractitionerRole/pr1")],
-                "action": [action("access")],
-                "class": [resource_class("Goal")],
-            }
-        )
-    )
+    await world.put(permit("PractitionerRole/pr1", "Goal"))
     r = await world.client.get("/fhir/Goal/goal-p1", headers=world.huisarts())
     assert r.status_code == 200
     (event,) = [e for e in await access_log(world) if e["subtype"][0]["code"] == "read"]
@@ -627,16 +594,7 @@ async def test_everything_is_the_plan_as_far_as_the_requester_may_see_it(world: 
         f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in r.json()["entry"]
     )
     assert mine == ["CarePlan/plan-p1", "Goal/goal-p1", "Patient/p1", "RelatedPerson/vm1"]
-    await world.put(
-        access_consent(
-            {
-                "type": "permit",
-                "actor": [actor("PractitionerRole/pr1")],
-                "action": [action("access")],
-                "class": [resource_class("Goal")],
-            }
-        )
-    )
+    await world.put(permit("PractitionerRole/pr1", "Goal"))
     r = await world.client.get("/fhir/Patient/p1/$everything", headers=world.huisarts())
     assert [e["resource"]["id"] for e in r.json()["entry"]] == ["goal-p1"]
     # Another client's, an outsider's and a missing client's answers look the same.
@@ -679,21 +637,14 @@ async def test_paging_across_a_consent_change_is_rechecked_on_every_page(world: 
                 "subject": ref("Patient/p1"),
             }
         )
-    permit = access_consent(
-        {
-            "type": "permit",
-            "actor": [actor("PractitionerRole/pr1")],
-            "action": [action("access")],
-            "class": [resource_class("Goal")],
-        }
-    )
-    await world.put(permit)
+    consent = permit("PractitionerRole/pr1", "Goal")
+    await world.put(consent)
     r = await world.client.get("/fhir/Goal?_count=2", headers=world.huisarts())
     assert len(r.json()["entry"]) == 2
     next_url = next(x["url"] for x in r.json()["link"] if x["relation"] == "next")
     # The client withdraws the consent between two pages.
     r = await world.client.put(
-        "/fhir/Consent/toegang", json={**permit, "status": "inactive"}, headers=world.client_p1()
+        "/fhir/Consent/toegang", json={**consent, "status": "inactive"}, headers=world.client_p1()
     )
     assert r.status_code == 200, r.text
     r = await world.client.get(next_url.removeprefix("http://test"), headers=world.huisarts())
