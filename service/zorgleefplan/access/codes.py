@@ -5,6 +5,8 @@ Kept as named constants so the engine, the facts parser and their tests spell ea
 
 from __future__ import annotations
 
+from zorgleefplan.plan import codes as plan_codes
+
 # Consent.scope
 CONSENT_SCOPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentscope"
 SCOPE_PRIVACY = "patient-privacy"  # access consents: who may see / change what
@@ -46,6 +48,6 @@ MENTOR = "15"
 WETTELIJK_VERTEGENWOORDIGER = "24"
 LEGAL_CARE_ROLES = frozenset({CURATOR, MENTOR, WETTELIJK_VERTEGENWOORDIGER})
 
-# CareTeam.participant.role: the project's own roles
-ZLP_ROLE_SYSTEM = "https://zorgleefplan.nl/fhir/CodeSystem/zorgleefplan-rol"
-REGIEBEHANDELAAR = "regiebehandelaar"
+# CareTeam.participant.role: the project's own roles (defined with the plan's vocabulary)
+ZLP_ROLE_SYSTEM = plan_codes.ROLE_SYSTEM
+REGIEBEHANDELAAR = plan_codes.REGIEBEHANDELAAR

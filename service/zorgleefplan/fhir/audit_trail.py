@@ -43,6 +43,8 @@ _INSTANCE_LEVEL = {"GET": "read", "PUT": "update", "PATCH": "patch", "DELETE": "
 def interaction_code(method: str, path: str, body_type: str | None = None) -> str:
     """The FHIR restful-interaction code of a request (path relative to the FHIR base)."""
     parts = [p for p in path.split("/") if p]
+    if any(p.startswith("$") for p in parts):
+        return "operation"
     match parts:
         case []:
             return "search-system" if method == "GET" else (body_type or "batch")
@@ -60,8 +62,6 @@ def interaction_code(method: str, path: str, body_type: str | None = None) -> st
             return _INSTANCE_LEVEL.get(method, "read")
         case [_, _, "_history"]:
             return "history-instance"
-        case [_, _, operation] if operation.startswith("$"):
-            return "operation"
     return "vread"
 
 

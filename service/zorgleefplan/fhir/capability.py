@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from zorgleefplan import __version__
-from zorgleefplan.fhir import audit_api
+from zorgleefplan.fhir import audit_api, operations
 from zorgleefplan.fhir.resource_types import SUPPORTED_TYPES
 from zorgleefplan.fhir.search.parameters import SearchParameterRegistry
 
@@ -82,17 +82,12 @@ def _search_params(registry: SearchParameterRegistry, type_: str) -> list[dict[s
     return params
 
 
-# Patient/[id]/$everything (fhir/everything.py): _type, _since, _count.
-_EVERYTHING: dict[str, Any] = {
-    "operation": [
-        {
-            "name": "everything",
-            "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
-            "documentation": "The client's plan as far as the requester may see it "
-            "(GET; _type, _since, _count).",
-        }
+def _operations(type_: str) -> dict[str, Any]:
+    listed = [
+        {"name": op.name, "definition": op.definition, "documentation": op.documentation}
+        for op in operations.for_type(type_)
     ]
-}
+    return {"operation": listed} if listed else {}
 
 
 def security(oauth_root: str) -> dict[str, Any]:
@@ -172,7 +167,7 @@ def capability_statement(
                 "searchInclude": [f"{type_}:*", *refs] if refs else [],
                 "searchRevInclude": revs,
                 "searchParam": _search_params(registry, type_),
-                **(_EVERYTHING if type_ == "Patient" else {}),
+                **_operations(type_),
             }
         )
     return {

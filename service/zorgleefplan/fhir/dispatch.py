@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from zorgleefplan.errors import InvalidRequest, MethodNotAllowed, NotSupported, UnknownResourceType
-from zorgleefplan.fhir import audit_api, everything
+from zorgleefplan.fhir import audit_api, operations
 from zorgleefplan.fhir import interactions as i
 from zorgleefplan.fhir.capability import capability_statement
 from zorgleefplan.fhir.interactions import Context
@@ -44,15 +44,8 @@ async def dispatch(req: FhirRequest, ctx: Context) -> FhirResponse:
     """Perform one interaction. Bundles are handled by the caller (see fhir/bundle.py)."""
     parts = [p for p in req.path.split("/") if p] if req.path else []
     method = req.method
-    if len(parts) == 3 and parts[0] == "Patient" and parts[2] == everything.OPERATION:
-        if method != "GET":
-            raise _refuse(method, "GET")
-        check_scope(ctx.repo.principal, None, "s")
-        return await everything.patient_everything(req, ctx, _check_id(parts[1]))
     if any(p.startswith("$") for p in parts):
-        raise NotSupported(
-            f"operation {next(p for p in parts if p.startswith('$'))} is not supported"
-        )
+        return await _operation(req, ctx, parts)
     match parts:
         case []:
             if method == "GET":
@@ -126,6 +119,27 @@ async def dispatch(req: FhirRequest, ctx: Context) -> FhirResponse:
                 return await i.vread(req, ctx, type_, id_, vid)
             raise _refuse(method, "GET")
     raise InvalidRequest(f"/{req.path} is not a FHIR endpoint of this server")
+
+
+async def _operation(req: FhirRequest, ctx: Context, parts: list[str]) -> FhirResponse:
+    """``[type]/$name`` or ``[type]/[id]/$name``, from the table in fhir/operations.py."""
+    match parts:
+        case [type_, name] if name.startswith("$"):
+            id_ = None
+        case [type_, id_, name] if name.startswith("$"):
+            _check_id(id_)
+        case _:
+            name = next(p for p in parts if p.startswith("$"))
+            raise NotSupported(f"operation {name} is not supported at /{req.path}")
+    _check_type(type_)
+    op = operations.find(type_, id_ is not None, name[1:])
+    if op is None:
+        level = "instance" if id_ is not None else "type"
+        raise NotSupported(f"operation {name} is not supported on {type_} at the {level} level")
+    if req.method not in op.methods:
+        raise _refuse(req.method, ", ".join(sorted(op.methods)))
+    check_scope(ctx.repo.principal, op.scope_type, op.scope_letter)
+    return await op.handler(req, ctx, id_)
 
 
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -34,6 +34,8 @@ from zorgleefplan.store.model import AccessConstraint, StoredVersion
         ("GET", "Goal/g1/_history", None, "history-instance"),
         ("GET", "Goal/g1/_history/2", None, "vread"),
         ("GET", "Patient/p1/$everything", None, "operation"),
+        ("POST", "CarePlan/$validate", None, "operation"),
+        ("GET", "CarePlan/c1/$summary", None, "operation"),
     ],
 )
 def test_interaction_codes(method: str, path: str, body_type: str | None, code: str) -> None:
