@@ -9,7 +9,7 @@ all inside one store transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +46,13 @@ from zorgleefplan.store.model import (
 )
 from zorgleefplan.store.port import HistoryPage, HistoryQuery, Reader, Store, Transaction
 
+# A domain rule run inside the write transaction of every create, update and delete, after the
+# access decision and before the change is stored: (the transaction-bound repository, the new
+# resource or None for a delete, the current version or None). It refuses a change by raising a
+# ZlpError, and may read (``repo.tx``) and write (``repo.create``/``update``) in the same
+# transaction, so what it checks cannot change underneath it.
+WriteRule = Callable[["Repository", dict[str, Any] | None, StoredVersion | None], Awaitable[None]]
+
 
 @dataclass(frozen=True)
 class FhirServices:
@@ -58,6 +65,7 @@ class FhirServices:
     extractor: IndexExtractor
     policy: AccessPolicy
     started: str  # when this process started serving (CapabilityStatement.date)
+    write_rules: tuple[WriteRule, ...] = ()
 
 
 def new_id() -> str:
@@ -211,7 +219,7 @@ class Repository:
     ) -> StoredVersion | None:
         """Delete; returns the tombstone, or None when it was already deleted."""
         async with self.transaction() as repo:
-            tx = repo._transaction()
+            tx = repo.tx
             current = await tx.read(type_, id_, self.access)
             if current is None:
                 raise ResourceNotFound(f"{type_}/{id_} is not known")
@@ -223,15 +231,24 @@ class Repository:
             if current.deleted:
                 return None
             repo._require_write("delete", None, current, current.compartment)
+            await repo._apply_rules(None, current)
             tombstone = await tx.write(
                 NewVersion(type_, id_, current.version + 1, "DELETE", None, current.compartment)
             )
             await repo._record_provenance(tombstone)
             return tombstone
 
-    def _transaction(self) -> Transaction:
+    @property
+    def tx(self) -> Transaction:
+        """The store transaction of a repository made by ``transaction()``."""
         assert self._tx is not None, "only a repository bound to a transaction writes"
         return self._tx
+
+    async def _apply_rules(
+        self, resource: dict[str, Any] | None, current: StoredVersion | None
+    ) -> None:
+        for rule in self.services.write_rules:
+            await rule(self, resource, current)
 
     async def _exists_hidden(self, type_: str, id_: str) -> bool:
         if self.access.is_unrestricted:
@@ -273,13 +290,14 @@ class Repository:
     async def _write(
         self, prepared: _Prepared, version: int, method: str, current: StoredVersion | None
     ) -> StoredVersion:
-        tx = self._transaction()
+        tx = self.tx
         resource = prepared.resource
         type_, id_ = resource["resourceType"], resource["id"]
         existing = current is not None and not current.deleted
         self._require_write(
             "update" if existing else "create", resource, current, prepared.compartment
         )
+        await self._apply_rules(resource, current)
         meta = resource["meta"]
         meta["versionId"] = str(version)
         meta["lastUpdated"] = instant(tx.timestamp)
@@ -312,7 +330,7 @@ class Repository:
         seeding tools) acts outside any client relation and leaves none."""
         if self.principal.kind == "development":
             return
-        tx = self._transaction()
+        tx = self.tx
         recorded = instant(tx.timestamp)
         made = provenance_for(
             self.principal,
