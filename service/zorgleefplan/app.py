@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from zorgleefplan import __version__
 from zorgleefplan.access.audit import AuditLog
@@ -48,6 +50,22 @@ async def open_services(settings: Settings) -> FhirServices:
     )
 
 
+class ZorgleefplanApp(FastAPI):
+    """FastAPI for the authorization server, the pages and the OpenAPI document; requests
+    under /fhir go straight to the FHIR app, ahead of FastAPI's middleware and router."""
+
+    def __init__(self, fhir: fhir_api.FhirApp, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fhir = fhir
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and fhir_api.is_fhir_path(scope["path"]):
+            scope["app"] = self
+            await self.fhir(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -80,7 +98,8 @@ def create_app(
             await auth.close()
             await services.store.close()
 
-    app = FastAPI(
+    app = ZorgleefplanApp(
+        fhir_api.FhirApp(resolve_principal),
         title="Zorgleefplan",
         version=__version__,
         description="FHIR R4 service for the client-owned persoonlijk zorgleefplan. "
@@ -88,7 +107,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    fhir_api.mount(app, resolve_principal)
+    fhir_api.describe(app)
     app.include_router(oauth_routes.router)
     app.include_router(authorize_routes.router)
     return app

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -346,11 +347,16 @@ class AuditLog:
 
     async def record(self, record: AuditRecord) -> None:
         """Return once ``record`` is durable; StoreUnavailable when it cannot be written."""
-        row = to_row(record, new_audit_id())
+        await self.record_all((record,))
+
+    async def record_all(self, records: Sequence[AuditRecord]) -> None:
+        """Return once all ``records`` (one request's) are durable, in one batch."""
+        if not records:
+            return
         done = self._done
         if done is None:
             done = self._done = asyncio.get_running_loop().create_future()
-        self._rows.append(row)
+        self._rows.extend(to_row(record, new_audit_id()) for record in records)
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
         # Shielded: a cancelled request must not cancel the batch other requests wait on.

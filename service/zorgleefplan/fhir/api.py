@@ -7,7 +7,6 @@ Every interaction is listed in the OpenAPI document so it describes the real sur
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -16,7 +15,6 @@ import orjson
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from zorgleefplan.access.audit import AuditLog
@@ -40,7 +38,7 @@ from zorgleefplan.fhir.break_glass import emergency_request, open_emergency_acce
 from zorgleefplan.fhir.bundle import process_bundle
 from zorgleefplan.fhir.dispatch import dispatch
 from zorgleefplan.fhir.interactions import Context
-from zorgleefplan.fhir.outcome import FHIR_JSON
+from zorgleefplan.fhir.outcome import FHIR_JSON, error_response, unexpected_error_response
 from zorgleefplan.fhir.repository import FhirServices, Repository
 from zorgleefplan.fhir.request import FhirRequest, FhirResponse, etag, http_date
 from zorgleefplan.fhir.scope_gate import bounded_by_scopes
@@ -76,7 +74,8 @@ def base_url(request: Request, services: FhirServices) -> str:
 async def _fhir_request(request: Request, path: str, services: FhirServices) -> FhirRequest:
     settings = services.settings
     params = tuple(request.query_params.multi_items())
-    headers = {k.lower(): v for k, v in request.headers.items()}
+    # ASGI header names are lower case already
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
     check_format(request.query_params.get("_format"), headers.get("accept"))
     body: Any = None
     kind = ""
@@ -120,7 +119,7 @@ async def handle(
     try:
         req = await _fhir_request(request, path, services)
         trail.request = req
-        emergency = emergency_request(request.headers)
+        emergency = emergency_request(req.headers)
         decision = await services.policy.decide(
             principal, emergency_patient=emergency.patient if emergency else None
         )
@@ -176,15 +175,16 @@ class _Trail:
             status=status,
             error=error,
         )
-        await asyncio.gather(*(audit.record(r) for r in records))
+        await audit.record_all(records)
 
 
 class FhirApp:
     """The ASGI app serving ``/fhir``.
 
-    Mounted directly rather than as FastAPI routes: the FHIR dispatcher routes by path itself,
-    and FastAPI's route matching and dependency solving cost more than the whole interaction
-    on a read (measured with bench/). The OpenAPI document still lists every operation.
+    Called by the application's front door (app.py) ahead of FastAPI's middleware and router:
+    the FHIR dispatcher routes by path itself, and FastAPI's route matching, middleware and
+    dependency solving cost more than the whole interaction on a read (measured with bench/).
+    So it renders its own errors. The OpenAPI document still lists every operation.
     """
 
     def __init__(self, resolve_principal: PrincipalResolver) -> None:
@@ -192,10 +192,20 @@ class FhirApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        services: FhirServices = scope["app"].state.services
-        principal = ANONYMOUS if _is_metadata(request) else await self._resolve_principal(request)
-        response = await handle(request, services, principal, scope["app"].state.audit)
+        state = scope["app"].state
+        try:
+            metadata = _is_metadata(request)
+            principal = ANONYMOUS if metadata else await self._resolve_principal(request)
+            response = await handle(request, state.services, principal, state.audit)
+        except ZlpError as exc:
+            response = error_response(exc)
+        except Exception as exc:
+            response = unexpected_error_response(exc)
         await response(scope, receive, send)
+
+
+def is_fhir_path(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
 
 
 # (path, method, operation id, summary): one OpenAPI operation per interaction.
@@ -221,11 +231,8 @@ _ROUTES: list[tuple[str, str, str, str]] = [
 ]
 
 
-def mount(app: FastAPI, resolve_principal: PrincipalResolver = bearer_principal) -> None:
-    """Serve the FHIR API at /fhir and describe it in the app's OpenAPI document."""
-    fhir = FhirApp(resolve_principal)
-    app.router.routes.append(Route(PREFIX, fhir))
-    app.router.routes.append(Mount(PREFIX, fhir))
+def describe(app: FastAPI) -> None:
+    """List the FHIR API at /fhir in the app's OpenAPI document."""
     build_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -51,15 +51,28 @@ def fhir_response(
     return Response(orjson.dumps(body), status_code=status, media_type=FHIR_JSON, headers=headers)
 
 
+def error_response(exc: ZlpError) -> Response:
+    headers = None
+    if isinstance(exc, Unauthorized | InsufficientScope):
+        headers = {"WWW-Authenticate": exc.www_authenticate}
+    return fhir_response(exc.status_hint, outcome_for_error(exc), headers=headers)
+
+
+def unexpected_error_response(exc: Exception) -> Response:
+    """A bug: logged in full, answered without details."""
+    log.exception("unhandled error", exc_info=exc)
+    return fhir_response(
+        500,
+        operation_outcome([issue("fatal", "exception", "internal error; it has been logged")]),
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves the service as an OperationOutcome."""
 
     @app.exception_handler(ZlpError)
     async def _zlp(_: Request, exc: ZlpError) -> Response:
-        headers = None
-        if isinstance(exc, Unauthorized | InsufficientScope):
-            headers = {"WWW-Authenticate": exc.www_authenticate}
-        return fhir_response(exc.status_hint, outcome_for_error(exc), headers=headers)
+        return error_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
@@ -88,8 +101,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", exc_info=exc)
-        return fhir_response(
-            500,
-            operation_outcome([issue("fatal", "exception", "internal error; it has been logged")]),
-        )
+        return unexpected_error_response(exc)

@@ -230,6 +230,15 @@ async def test_records_arriving_during_a_write_go_in_the_next_batch() -> None:
     assert [len(b) for b in store.batches] == [1, 10]
 
 
+async def test_one_requests_records_are_written_together_and_none_is_a_no_op() -> None:
+    store = CountingStore()
+    audit = AuditLog(store)  # type: ignore[arg-type]
+    await audit.record_all([record_for(1), record_for(2), record_for(3)])
+    assert [len(b) for b in store.batches] == [3]
+    await asyncio.wait_for(audit.record_all([]), timeout=1)
+    assert store.calls == 1
+
+
 async def test_a_failing_store_makes_every_waiter_raise() -> None:
     store = CountingStore(fail=True)
     audit = AuditLog(store)  # type: ignore[arg-type]
