@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from zorgleefplan.access.principal import Principal, PrincipalKind
 from zorgleefplan.auth.tokens import AccessTokenClaims
@@ -38,6 +39,7 @@ def token_from_header(value: str | None) -> str:
     return token
 
 
+@lru_cache(maxsize=4096)  # a token is used for many requests; claims are immutable
 def principal_from_claims(claims: AccessTokenClaims) -> Principal:
     """Who the verified token speaks for: the person its ``fhirUser`` names, or, without one,
     the organization a backend service (client_credentials, ``system/`` scopes) acts for."""

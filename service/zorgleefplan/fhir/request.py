@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 from zorgleefplan.errors import InvalidRequest
@@ -83,6 +84,7 @@ def etag(version: int) -> str:
     return f'W/"{version}"'
 
 
+@lru_cache(maxsize=4096)  # the Last-Modified of the resources being read, over and over
 def http_date(moment: datetime) -> str:
     return format_datetime(moment, usegmt=True)
 
