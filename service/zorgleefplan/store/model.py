@@ -44,6 +44,18 @@ class AuditRow:
     seq: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """What erasing one client's compartment removed: counts, never contents."""
+
+    resources: tuple[tuple[str, int], ...]  # (resource type, resources of it), by type
+    versions: int  # stored versions removed, tombstones included
+
+    @property
+    def total(self) -> int:
+        return sum(count for _, count in self.resources)
+
+
 # --------------------------------------------------------------------------- index values
 # Extracted at write time from the SearchParameter expressions. ``param`` is the search
 # parameter code; rows belong to one resource, so the code needs no type prefix.
