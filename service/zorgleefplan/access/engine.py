@@ -23,7 +23,8 @@ Who gets what (issue 4; choices where it is silent are marked *choice*):
 * Proxies may not write (*choice*, against self-escalation): any Consent with scope ``adr``
   (a wilsverklaring, among them the volmacht, is the client's own declaration; giving a volmacht
   on someone's behalf is not theirs to do), their own RelatedPerson, any RelatedPerson carrying a
-  legal role code, nor delete the Patient (erasure is the client's own decision). One exception:
+  legal role code, nor delete the Patient (ending the plan is the client's decision; a legal
+  representative does it through the erasure, below). One exception:
   a holder may **renounce their own volmacht** (art. 3:72 sub c BW, *opzegging door de
   gevolmachtigde*): an update that only sets its ``status`` to ``inactive``.
 * **Professionals** (``practitioner`` principal: ``fhirUser`` Practitioner or PractitionerRole,
