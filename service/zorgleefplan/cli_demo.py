@@ -238,8 +238,8 @@ def _guide(loaded: LoadedDemo, settings: Settings) -> str:
     lines += [
         "",
         "Snel proberen zonder app: een token voor een rol, dan curl",
-        f"  zorgleefplan tokens issue --data-dir {settings.data_dir} "
-        f"--fhir-user RelatedPerson/{demo.DAUGHTER} --patient {demo.CLIENT}",
+        f"  TOKEN=$(zorgleefplan tokens issue --data-dir {settings.data_dir} "
+        f"--fhir-user RelatedPerson/{demo.DAUGHTER} --patient {demo.CLIENT})",
         f'  curl -H "Authorization: Bearer $TOKEN" {root}/fhir/CarePlan/{demo.PLAN}',
         "Start de server met: zorgleefplan serve"
         + ("" if settings.data_dir == Path("data") else f" --data-dir {settings.data_dir}"),

@@ -306,9 +306,9 @@ def _plan(anchor: date) -> tuple[dict[str, Any], ...]:
         DAUGHTER,
         "Marieke",
         "Berends",
-        [
-            _concept(ROLE_CODE_SYSTEM, "DAU", "dochter"),
+        [  # her role in the plan first: the consent screen names the first one
             _concept(ROLE_CODE_SYSTEM, "HPOWATT", "gevolmachtigde"),
+            _concept(ROLE_CODE_SYSTEM, "DAU", "dochter"),
         ],
         day(-30),
         "06-12345678",
