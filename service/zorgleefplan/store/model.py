@@ -48,7 +48,9 @@ class AuditRow:
 class Erasure:
     """What erasing one client's compartment removed: counts, never contents."""
 
-    resources: tuple[tuple[str, int], ...]  # (resource type, resources of it), by type
+    # (resource type, how many resources of it are gone), by type; a resource that moved to
+    # another compartment is not gone, though its versions in this one are
+    resources: tuple[tuple[str, int], ...]
     versions: int  # stored versions removed, tombstones included
 
     @property

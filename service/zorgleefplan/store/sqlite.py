@@ -479,14 +479,12 @@ def _erase_compartment(conn: sqlite3.Connection, patient: str) -> Erasure:
     ``secure_delete`` overwrites the freed content with zeros (builds differ in their
     default), so it cannot be read back from free pages; the WAL is emptied after the commit
     (see ``SqliteStore.transaction``)."""
-    counts = conn.execute(
-        "SELECT type, COUNT(DISTINCT id) FROM resource_version WHERE compartment = ? "
-        "GROUP BY type ORDER BY type",
-        (patient,),
-    ).fetchall()
     current = conn.execute(
-        "SELECT rid, type, id FROM resource WHERE compartment = ?", (patient,)
+        "SELECT rid, type, id FROM resource WHERE compartment = ? ORDER BY type", (patient,)
     ).fetchall()
+    counts: dict[str, int] = {}
+    for _, type_, _ in current:
+        counts[type_] = counts.get(type_, 0) + 1
     secure = conn.execute("PRAGMA secure_delete").fetchone()[0]
     conn.execute("PRAGMA secure_delete = ON")
     try:
@@ -505,7 +503,7 @@ def _erase_compartment(conn: sqlite3.Connection, patient: str) -> Erasure:
         )
     finally:
         conn.execute(f"PRAGMA secure_delete = {int(secure)}")
-    return Erasure(resources=tuple((t, n) for t, n in counts), versions=versions)
+    return Erasure(resources=tuple(counts.items()), versions=versions)
 
 
 def _truncate_wal(conn: sqlite3.Connection) -> None:
