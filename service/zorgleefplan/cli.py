@@ -1,4 +1,4 @@
-"""The ``zorgleefplan`` command: serve, openapi, clients, accounts."""
+"""The ``zorgleefplan`` command: serve, openapi, clients, accounts, demo."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zorgleefplan import cli_keys
+from zorgleefplan import cli_demo, cli_keys
 from zorgleefplan.config import Settings
 
 if TYPE_CHECKING:
@@ -399,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_clients(commands)
     _add_accounts(commands)
     cli_keys.add_commands(commands)
+    cli_demo.add_command(commands)
     return parser
 
 

@@ -71,7 +71,8 @@ REST_INTERACTIONS = frozenset(
 )
 # Events of the authorization server: DICOM "User Authentication" rather than a REST operation.
 AUTHORIZATION_EVENTS = frozenset({"login", "token", "consent-decision"})
-SUBTYPES = REST_INTERACTIONS | AUTHORIZATION_EVENTS | {"break-the-glass"}
+ERASURE = "erase"  # a client's whole plan destroyed (vernietiging)
+SUBTYPES = REST_INTERACTIONS | AUTHORIZATION_EVENTS | {"break-the-glass", ERASURE}
 
 _DCM = "http://dicom.nema.org/resources/ontology/DCM"
 _TYPE_REST = {
@@ -131,7 +132,8 @@ class AuditRecord:
     the record); ``on_behalf_of`` is "Patient/x" when a proxy (volmacht holder, representative)
     acts. ``entities`` are "Type/id" or "Type/id/_history/n"; ``basis`` names why access was
     given ("Consent/c1 provision[0]", "volmacht Consent/v1", "regiebehandelaar CareTeam/t1",
-    "own-plan", "break-the-glass")."""
+    "own-plan", "break-the-glass"). ``details`` are (label, value) facts about the client's
+    record, such as what an erasure removed (counts, never contents)."""
 
     action: Action
     subtype: str
@@ -148,6 +150,7 @@ class AuditRecord:
     query: str | None = None
     purpose_of_use: tuple[str, ...] = ()
     basis: tuple[str, ...] = ()
+    details: tuple[tuple[str, str], ...] = ()
     source: str = SOURCE
     emergency: bool = False
     recorded: datetime = field(default_factory=_now)
@@ -233,7 +236,7 @@ def to_audit_event(record: AuditRecord, id_: str, micros: int | None = None) -> 
         event["type"] = _TYPE_AUTHENTICATION
         own = {"system": SUBTYPE_SYSTEM, "code": subtype}
         event["subtype"] = [_DCM_LOGIN, own] if subtype == "login" else [own]
-    else:  # break-the-glass: an emergency access through the REST API
+    else:  # break-the-glass or an erasure: through the REST API, with our own subtype
         event["type"] = _TYPE_REST
         event["subtype"] = [{"system": SUBTYPE_SYSTEM, "code": subtype}]
     event["action"] = record.action
@@ -269,13 +272,14 @@ def to_audit_event(record: AuditRecord, id_: str, micros: int | None = None) -> 
     }
     entities: list[dict[str, Any]] = []
     if record.patient is not None:
-        entities.append(
-            {
-                "what": {"reference": f"Patient/{record.patient}"},
-                "type": _PERSON,
-                "role": _ROLE_PATIENT,
-            }
-        )
+        patient: dict[str, Any] = {
+            "what": {"reference": f"Patient/{record.patient}"},
+            "type": _PERSON,
+            "role": _ROLE_PATIENT,
+        }
+        if record.details:
+            patient["detail"] = [{"type": k, "valueString": v} for k, v in record.details]
+        entities.append(patient)
     for reference in record.entities:
         entities.append(
             {
@@ -325,6 +329,8 @@ def from_row(row: AuditRow) -> AuditRecord:
     for name in ("entities", "purpose_of_use", "basis"):
         if name in stored:
             stored[name] = tuple(stored[name])
+    if "details" in stored:
+        stored["details"] = tuple((k, v) for k, v in stored["details"])
     recorded = datetime.fromtimestamp(row.recorded / 1_000_000, tz=UTC)
     return AuditRecord(**stored, recorded=recorded)
 

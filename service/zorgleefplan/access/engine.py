@@ -23,7 +23,8 @@ Who gets what (issue 4; choices where it is silent are marked *choice*):
 * Proxies may not write (*choice*, against self-escalation): any Consent with scope ``adr``
   (a wilsverklaring, among them the volmacht, is the client's own declaration; giving a volmacht
   on someone's behalf is not theirs to do), their own RelatedPerson, any RelatedPerson carrying a
-  legal role code, nor delete the Patient (erasure is the client's own decision). One exception:
+  legal role code, nor delete the Patient (ending the plan is the client's decision; a legal
+  representative does it through the erasure, below). One exception:
   a holder may **renounce their own volmacht** (art. 3:72 sub c BW, *opzegging door de
   gevolmachtigde*): an update that only sets its ``status`` to ``inactive``.
 * **Professionals** (``practitioner`` principal: ``fhirUser`` Practitioner or PractitionerRole,
@@ -55,6 +56,13 @@ Who gets what (issue 4; choices where it is silent are marked *choice*):
   organisation keeps the record) before and after. Consent, CareTeam, RelatedPerson and Patient
   (the resources that decide access) only by the client or their proxy; AuditEvent and Provenance
   only by the server.
+* **Erasure of the whole plan** (vernietiging, WGBO art. 7:455; :func:`decide_erasure`): the
+  client, or their legal representative (curator, mentor, wettelijk vertegenwoordiger: for a
+  client who cannot weigh their interests they exercise the client's WGBO rights, art. 7:465
+  lid 3), never a volmacht holder (*choice*: the plan's volmacht is a general one, and a general
+  volmacht covers only daden van beheer, art. 3:62 BW; destroying the plan, the volmacht and
+  the record of the holder's own acts with it, is irreversible and no act of management), nor
+  a professional or backend.
 * **Break-the-glass**: a ``practitioner`` principal (not a backend: a system cannot weigh a vital
   interest) asking with ``emergency_purpose`` gets read access to ``emergency_types`` plus the
   client's active advance directives, minus deny provisions naming the actor (for purpose ETREAT or
@@ -888,6 +896,19 @@ def decide_write(
     if not ok:
         return _deny(reason, basis)
     return WriteDecision(True, basis, "permitted by the client's consent")
+
+
+def decide_erasure(principal: Principal, facts: ClientFacts, now: datetime) -> WriteDecision:
+    """Whether ``principal`` may erase the whole plan of ``facts.patient`` (see the module
+    docstring: the client or their legal representative only)."""
+    if _is_client(principal, facts):
+        return WriteDecision(True, (Basis("own-plan", facts.patient_reference),), "own plan")
+    representative = tuple(
+        b for b in _proxy_basis(principal, facts, _now(now)) if b.kind == "representative"
+    )
+    if representative:
+        return WriteDecision(True, representative, "legal representative", facts.patient_reference)
+    return _deny("only the client or their legal representative erases the plan")
 
 
 def _proxy_write(

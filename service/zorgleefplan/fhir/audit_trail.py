@@ -9,13 +9,15 @@ log of the client in the token's context (if any). Refusals are recorded too.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from urllib.parse import urlencode
 
-from zorgleefplan.access.audit import Action, AuditRecord, Outcome
+from zorgleefplan.access.audit import ERASURE, Action, AuditRecord, Outcome
+from zorgleefplan.access.engine import Basis
 from zorgleefplan.access.policy import AccessDecision
 from zorgleefplan.access.principal import Principal
 from zorgleefplan.errors import ZlpError
-from zorgleefplan.store.model import StoredVersion
+from zorgleefplan.store.model import Erasure, StoredVersion
 
 SOURCE = "zorgleefplan-fhir"
 MAX_ENTITIES = 100  # per record; a bigger page is recorded by its query
@@ -104,6 +106,25 @@ def records_for(
         )
         for client in clients
     ]
+
+
+def erasure_record(
+    decision: AccessDecision, patient: str, basis: Sequence[Basis], erasure: Erasure
+) -> AuditRecord:
+    """The record of an erasure of ``patient``'s plan: who, for whom, on which basis, and how
+    many resources and versions of each type went — never what they held."""
+    record = _record(decision.principal, "operation", patient, (), None, decision, 200, None)
+    return replace(
+        record,
+        action="D",
+        subtype=ERASURE,
+        basis=tuple(f"{b.kind} {b.reference}" for b in basis),
+        details=(
+            *((type_, str(count)) for type_, count in erasure.resources),
+            ("resources", str(erasure.total)),
+            ("versions", str(erasure.versions)),
+        ),
+    )
 
 
 def _record(

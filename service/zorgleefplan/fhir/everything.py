@@ -17,6 +17,7 @@ from zorgleefplan.fhir.repository import Repository
 from zorgleefplan.fhir.request import FhirRequest, FhirResponse
 from zorgleefplan.fhir.resource_types import SUPPORTED
 from zorgleefplan.fhir.search.normalize import date_range
+from zorgleefplan.fhir.search.parameters import SearchParameterRegistry
 from zorgleefplan.fhir.searchset import (
     Shaper,
     bundle_bytes,
@@ -48,15 +49,15 @@ def in_compartment(access: AccessConstraint, patient: str) -> AccessConstraint:
     return AccessConstraint(grants=tuple(narrowed))
 
 
-def _compartment_types(ctx: Context) -> tuple[str, ...]:
-    registry = ctx.repo.services.registry
+def compartment_types(registry: SearchParameterRegistry) -> tuple[str, ...]:
+    """The served types a client's compartment can hold."""
     return tuple(t for t in sorted(SUPPORTED) if t == "Patient" or registry.compartment_params(t))
 
 
 async def patient_everything(req: FhirRequest, ctx: Context, patient: str) -> FhirResponse:
     settings = ctx.repo.services.settings
     count = settings.default_page_size
-    types = _compartment_types(ctx)
+    types = compartment_types(ctx.repo.services.registry)
     criteria: list[LastUpdatedCriterion] = []
     after = None
     for key, value in req.params:

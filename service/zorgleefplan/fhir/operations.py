@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from zorgleefplan.fhir import everything
+from zorgleefplan.fhir import erasure, everything
 
 if TYPE_CHECKING:
     from zorgleefplan.fhir.interactions import Context
@@ -41,6 +41,11 @@ def _everything(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[Fh
     return everything.patient_everything(req, ctx, id_)
 
 
+def _erase(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirResponse]:
+    assert id_ is not None  # an instance-level operation
+    return erasure.patient_erase(req, ctx, id_)
+
+
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         name="everything",
@@ -53,6 +58,20 @@ OPERATIONS: tuple[Operation, ...] = (
         definition=everything.DEFINITION,
         documentation="The client's plan as far as the requester may see it "
         "(GET; _type, _since, _count).",
+    ),
+    Operation(
+        name="erase",
+        resource_type="Patient",
+        instance=True,
+        methods=frozenset({"POST"}),
+        scope_letter="d",
+        scope_type="Patient",
+        handler=_erase,
+        definition=erasure.DEFINITION,
+        documentation="Erase the client's whole plan for good, at their own request "
+        "(vernietiging): every resource and version gone, the ids never reused, the access "
+        "log kept. Only the client or their legal representative; the body confirms it "
+        "(Parameters: confirm = 'Patient/[id]').",
     ),
 )
 

@@ -44,6 +44,20 @@ class AuditRow:
     seq: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """What erasing one client's compartment removed: counts, never contents."""
+
+    # (resource type, how many resources of it are gone), by type; a resource that moved to
+    # another compartment is not gone, though its versions in this one are
+    resources: tuple[tuple[str, int], ...]
+    versions: int  # stored versions removed, tombstones included
+
+    @property
+    def total(self) -> int:
+        return sum(count for _, count in self.resources)
+
+
 # --------------------------------------------------------------------------- index values
 # Extracted at write time from the SearchParameter expressions. ``param`` is the search
 # parameter code; rows belong to one resource, so the code needs no type prefix.

@@ -20,6 +20,7 @@ from typing import Protocol
 from zorgleefplan.store.model import (
     AccessConstraint,
     AuditRow,
+    Erasure,
     NewVersion,
     Page,
     SearchPage,
@@ -126,6 +127,22 @@ class Transaction(Reader, Protocol):
 
     def append_audit(self, rows: Sequence[AuditRow]) -> None:
         """Append audit rows, written with the transaction (buffered like ``write``)."""
+        ...
+
+    async def erase_compartment(self, patient: str) -> Erasure:
+        """Destroy the client ``patient``'s plan for good (vernietiging, WGBO art. 7:455).
+
+        Removes every stored version whose compartment is ``patient`` (current, older and
+        deletion tombstones, the client's Provenance among them) and every index value of the
+        resources whose current version is in it, as if they had never been written: reads,
+        vreads, searches, includes, history and ``existing`` find nothing of them. Their ids
+        are retired: writing version 1 under one of them fails with Conflict from then on, so
+        the history cannot be resurrected. A resource that moved into another compartment
+        keeps its versions there. Resources of other compartments and shared ones are not
+        touched, also when they refer into this compartment (their references then dangle),
+        and neither are audit rows (NEN 7513: the log outlives the plan). Adapters also make
+        the erased content unrecoverable from their files where they can. Erasing an empty or
+        unknown compartment removes nothing. Returns what went, as counts."""
         ...
 
 

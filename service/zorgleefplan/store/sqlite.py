@@ -14,6 +14,8 @@ machine, which would need ``synchronous=FULL``; configurable).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import sqlite3
 import threading
 import time
@@ -25,10 +27,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from zorgleefplan.errors import MissingReferences, StoreUnavailable, VersionConflict
+from zorgleefplan.errors import Conflict, MissingReferences, StoreUnavailable, VersionConflict
 from zorgleefplan.store.model import (
     AccessConstraint,
     AuditRow,
+    Erasure,
     IndexValues,
     NewVersion,
     Page,
@@ -52,6 +55,8 @@ from zorgleefplan.store.worker_threads import WorkerThreads
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resource_version (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,   -- global change sequence, commit order
@@ -68,6 +73,7 @@ CREATE TABLE IF NOT EXISTS resource_version (
 );
 CREATE INDEX IF NOT EXISTS version_type_seq ON resource_version (type, seq);
 CREATE INDEX IF NOT EXISTS version_updated ON resource_version (last_updated);
+CREATE INDEX IF NOT EXISTS version_compartment ON resource_version (compartment);
 
 CREATE TABLE IF NOT EXISTS resource (        -- the current version of every resource
     rid INTEGER PRIMARY KEY,
@@ -136,6 +142,10 @@ CREATE TABLE IF NOT EXISTS audit_event (
 );
 CREATE INDEX IF NOT EXISTS audit_patient ON audit_event (patient, seq);
 CREATE INDEX IF NOT EXISTS audit_recorded ON audit_event (recorded);
+
+-- Ids of erased resources, never to be used again: SHA-256 of "type/id" only (no compartment,
+-- no time), so the table keeps no readable trace of the erased plan.
+CREATE TABLE IF NOT EXISTS retired_id (digest BLOB PRIMARY KEY) WITHOUT ROWID;
 """
 
 _INDEX_TABLES = (
@@ -452,11 +462,68 @@ def _purge_audit(conn: sqlite3.Connection, recorded_before: int) -> int:
     return conn.execute("DELETE FROM audit_event WHERE recorded < ?", (recorded_before,)).rowcount
 
 
+def _id_digest(type_: str, id_: str) -> bytes:
+    return hashlib.sha256(f"{type_}/{id_}".encode()).digest()
+
+
+def _is_retired(conn: sqlite3.Connection, type_: str, id_: str) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM retired_id WHERE digest = ?", (_id_digest(type_, id_),)
+    ).fetchone()
+    return found is not None
+
+
+def _erase_compartment(conn: sqlite3.Connection, patient: str) -> Erasure:
+    """Delete the compartment's versions, current rows and index rows, and retire the ids.
+
+    ``secure_delete`` overwrites the freed content with zeros (builds differ in their
+    default), so it cannot be read back from free pages; the WAL is emptied after the commit
+    (see ``SqliteStore.transaction``)."""
+    current = conn.execute(
+        "SELECT rid, type, id FROM resource WHERE compartment = ? ORDER BY type", (patient,)
+    ).fetchall()
+    counts: dict[str, int] = {}
+    for _, type_, _ in current:
+        counts[type_] = counts.get(type_, 0) + 1
+    secure = conn.execute("PRAGMA secure_delete").fetchone()[0]
+    conn.execute("PRAGMA secure_delete = ON")
+    try:
+        rids = [row[0] for row in current]
+        for i in range(0, len(rids), _VALUES_CHUNK):
+            chunk = rids[i : i + _VALUES_CHUNK]
+            for table in _INDEX_TABLES:
+                conn.execute(f"DELETE FROM {table} WHERE rid IN ({_marks(len(chunk))})", chunk)
+        conn.execute("DELETE FROM resource WHERE compartment = ?", (patient,))
+        versions = conn.execute(
+            "DELETE FROM resource_version WHERE compartment = ?", (patient,)
+        ).rowcount
+        conn.executemany(
+            "INSERT OR IGNORE INTO retired_id (digest) VALUES (?)",
+            [(_id_digest(type_, id_),) for _, type_, id_ in current],
+        )
+    finally:
+        conn.execute(f"PRAGMA secure_delete = {int(secure)}")
+    return Erasure(resources=tuple(counts.items()), versions=versions)
+
+
+def _truncate_wal(conn: sqlite3.Connection) -> None:
+    """Copy the WAL into the database file and empty it: its older frames still hold pages
+    as they were before an erasure."""
+    busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    if busy:
+        log.warning(
+            "store: the WAL could not be emptied after an erasure (readers busy); the erased "
+            "content stays in its older frames until the WAL is next reset"
+        )
+
+
 def _write(conn: sqlite3.Connection, new: NewVersion, timestamp: int) -> StoredVersion:
     current = conn.execute(
         "SELECT rid, version FROM resource WHERE type = ? AND id = ?", (new.type, new.id)
     ).fetchone()
     previous = current[1] if current else 0
+    if current is None and _is_retired(conn, new.type, new.id):
+        raise Conflict(f"{new.type}/{new.id} cannot be created: the id is not available")
     if new.version != previous + 1:
         raise VersionConflict(
             f"{new.type}/{new.id} is at version {previous}; version {new.version} cannot follow"
@@ -642,6 +709,7 @@ class SqliteTransaction(_SqliteReader):
         self._writes: list[NewVersion] = []
         self._audit: list[AuditRow] = []
         self._required: list[tuple[tuple[str, str], AccessConstraint]] = []
+        self.erased = False  # an erasure ran: the store empties the WAL after the commit
 
     @property
     def timestamp(self) -> int:
@@ -665,6 +733,10 @@ class SqliteTransaction(_SqliteReader):
 
     def append_audit(self, rows: Sequence[AuditRow]) -> None:
         self._audit.extend(rows)
+
+    async def erase_compartment(self, patient: str) -> Erasure:
+        self.erased = True
+        return await self._on_writer(lambda c: _erase_compartment(c, patient))
 
     async def _on_writer(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def flushed_then(conn: sqlite3.Connection) -> T:
@@ -793,6 +865,8 @@ class SqliteStore(_SqliteReader):
             self._write_lock.release()
             self._close_abandoned_group()
         await asyncio.shield(group.durable)
+        if tx.erased:
+            await self._empty_wal()
 
     async def _join_group(self) -> _Group:
         if self._group is None:
@@ -829,15 +903,26 @@ class SqliteStore(_SqliteReader):
     async def _commit_open_group(self) -> None:
         try:
             async with self._write_lock:
-                group = self._group
-                if group is None:
-                    return
-                self._group = None
-                outcome = asyncio.ensure_future(self._on_writer(_commit))
-                await _settle(outcome)
-                _settle_group(group, outcome, close=True)
+                await self._commit_group()
         finally:
             self._closer = None
+
+    async def _commit_group(self) -> None:
+        """Commit the open group, if any (the caller holds the write lock)."""
+        group = self._group
+        if group is None:
+            return
+        self._group = None
+        outcome = asyncio.ensure_future(self._on_writer(_commit))
+        await _settle(outcome)
+        _settle_group(group, outcome, close=True)
+
+    async def _empty_wal(self) -> None:
+        """After an erasure has committed: no open group may hold the writer, then the WAL
+        is checkpointed into the database file and truncated."""
+        async with self._write_lock:
+            await self._commit_group()
+            await self._on_writer(_truncate_wal)
 
     async def append_audit(self, rows: Sequence[AuditRow]) -> None:
         """One trip to the writer (BEGIN, insert, COMMIT) when no group is open — every read

@@ -76,14 +76,27 @@ FAILED_LOGIN = AuditRecord(
     who="anna",
     recorded=WHEN,
 )
-SAMPLES = [PROXY_READ, EMERGENCY, FAILED_LOGIN]
+ERASURE = AuditRecord(
+    action="D",
+    subtype="erase",
+    who="RelatedPerson/mentor",
+    client_id="mijn-app",
+    patient="p3",
+    on_behalf_of="Patient/p3",
+    basis=("representative RelatedPerson/mentor",),
+    details=(("CarePlan", "1"), ("Goal", "3"), ("versions", "9")),
+    recorded=WHEN,
+)
+SAMPLES = [PROXY_READ, EMERGENCY, FAILED_LOGIN, ERASURE]
 
 
 def codes(concepts: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(c["system"], c["code"]) for c in concepts]
 
 
-@pytest.mark.parametrize("record", SAMPLES, ids=["proxy-read", "emergency", "failed-login"])
+@pytest.mark.parametrize(
+    "record", SAMPLES, ids=["proxy-read", "emergency", "failed-login", "erasure"]
+)
 def test_samples_are_valid_r4_audit_events(record: AuditRecord) -> None:
     event = to_audit_event(record, "a1")
     AuditEvent.model_validate(event)
@@ -158,6 +171,21 @@ def test_an_emergency_access_names_organisation_basis_and_emergency() -> None:
     }
     assert app["who"]["identifier"]["value"] == "ehr"
     assert e["entity"][0]["what"]["reference"] == "Patient/p2"
+
+
+def test_an_erasure_says_what_went_in_counts_on_the_client_entity() -> None:
+    e = to_audit_event(ERASURE, "a4")
+    assert e["action"] == "D" and e["type"]["code"] == "rest"
+    assert codes(e["subtype"]) == [
+        ("https://zorgleefplan.nl/fhir/CodeSystem/audit-event-subtype", "erase")
+    ]
+    (patient,) = e["entity"]
+    assert patient["what"] == {"reference": "Patient/p3"}
+    assert patient["detail"] == [
+        {"type": "CarePlan", "valueString": "1"},
+        {"type": "Goal", "valueString": "3"},
+        {"type": "versions", "valueString": "9"},
+    ]
 
 
 def test_a_login_is_a_user_authentication_event_with_the_username() -> None:

@@ -14,6 +14,7 @@ from zorgleefplan.access import codes
 from zorgleefplan.access.engine import (
     ReadDecision,
     careplan_change_within_own_activities,
+    decide_erasure,
     decide_read,
     decide_write,
 )
@@ -660,3 +661,30 @@ def test_audit_log_is_never_shown_to_professionals_even_when_named() -> None:
     assert read.allows("Consent", "vol") and read.allows("Task", "t")
     assert not read.allows("Provenance", "pv") and not read.allows("AuditEvent", "ae")
     assert decide_read(PRINCIPALS["client"], facts_for("none"), NOW).allows("AuditEvent", "ae")
+
+
+# --------------------------------------------------------------------------- erasure
+
+ERASERS = {"client", "mentor", "curator", "wettelijk-vertegenwoordiger"}
+
+
+@pytest.mark.parametrize("who", list(PRINCIPALS))
+def test_only_the_client_or_a_legal_representative_erases_the_plan(who: str) -> None:
+    decision = decide_erasure(PRINCIPALS[who], facts_for("deny-named"), NOW)
+    assert decision.allowed == (who in ERASERS), decision.reason
+    if who == "client":
+        assert [b.kind for b in decision.basis] == ["own-plan"]
+        assert decision.on_behalf_of is None
+    elif decision.allowed:
+        assert [b.kind for b in decision.basis] == ["representative"]
+        assert decision.on_behalf_of == f"Patient/{CLIENT}"
+    else:
+        assert "client" in decision.reason and CLIENT not in decision.reason
+
+
+def test_a_representative_who_also_holds_the_volmacht_erases_as_representative() -> None:
+    facts = facts_for("none", [volmacht("vol-mentor", "RelatedPerson/rp-mentor")])
+    decision = decide_erasure(PRINCIPALS["mentor"], facts, NOW)
+    assert decision.allowed and [b.kind for b in decision.basis] == ["representative"]
+    # With another client in context the registration here counts for nothing.
+    assert not decide_erasure(_rp("rp-mentor", patient="p2"), facts, NOW).allowed

@@ -647,3 +647,180 @@ async def test_audit_purge_honours_the_cutoff(store: Store) -> None:
     assert [r.id for r in rows] == ["r4", "r3", "r2"]
     assert await store.audit_read("r1") is None and await store.audit_read("r2") is not None
     assert await store.purge_audit(0) == 0
+
+
+# --------------------------------------------------------------------------- erasure
+
+from zorgleefplan.errors import Conflict  # noqa: E402  (the erasure section came later)
+
+
+def _goal_index(text: str, patient: str) -> IndexValues:
+    return IndexValues(
+        tokens=(TokenIndex("lifecycle-status", None, "active"),),
+        strings=(StringIndex("description", text, text),),
+        references=(ReferenceIndex("patient", "Patient", patient),),
+        dates=(DateIndex("start-date", DAY, 2 * DAY),),
+        quantities=(QuantityIndex("target-quantity", 1.0, 0.5, 1.5, None, "kg", "kg"),),
+        numbers=(NumberIndex("rank", 1.0, 0.5, 1.5),),
+        uris=(UriIndex("instantiates", f"http://x.org/{text}"),),
+    )
+
+
+@pytest.fixture
+async def two_plans(store: Store) -> Store:
+    """p1's plan (several versions, a deletion, Provenance) beside p2's and shared data that
+    refer into it; p2's Goal "mover" was p1's in its first version."""
+    for patient in ("p1", "p2"):
+        await put(store, "Patient", patient, compartment=patient)
+    await put(store, "Goal", "g1", compartment="p1", index=_goal_index("wandelen", "p1"))
+    await put(store, "Goal", "g1", compartment="p1", index=_goal_index("fietsen", "p1"))
+    await put(store, "Goal", "gone", compartment="p1", index=_goal_index("zwemmen", "p1"))
+    await put(store, "Goal", "gone", compartment="p1", delete=True)
+    await put(store, "Provenance", "prov1", compartment="p1")
+    await put(store, "Goal", "mover", compartment="p1", index=_goal_index("lopen", "p1"))
+    await put(store, "Goal", "mover", compartment="p2", index=_goal_index("lopen", "p2"))
+    await put(store, "Goal", "g2", compartment="p2", index=_goal_index("tuinieren", "p2"))
+    await put(
+        store,
+        "Communication",
+        "c2",
+        compartment="p2",
+        index=IndexValues(references=(ReferenceIndex("about", "Goal", "g1"),)),
+    )
+    await put(
+        store,
+        "Organization",
+        "org",
+        index=IndexValues(references=(ReferenceIndex("endpoint", "Patient", "p1"),)),
+    )
+    async with store.transaction() as tx:
+        tx.append_audit([_audit("seen-p1", "p1", 5)])
+    return store
+
+
+P1_KEYS = [("Patient", "p1"), ("Goal", "g1"), ("Goal", "gone"), ("Provenance", "prov1")]
+
+
+async def test_erasure_removes_every_version_of_the_compartment_and_counts_it(
+    two_plans: Store,
+) -> None:
+    store = two_plans
+    async with store.transaction() as tx:
+        erased = await tx.erase_compartment("p1")
+    # "mover" is not gone: only its first version, which was p1's.
+    assert erased.resources == (("Goal", 2), ("Patient", 1), ("Provenance", 1))
+    assert erased.versions == 7 and erased.total == 4
+    for type_, id_ in P1_KEYS:
+        assert await store.read(type_, id_, ALL) is None, id_
+        assert await store.read_version(type_, id_, 1, ALL) is None, id_
+    assert await store.existing(P1_KEYS, ALL) == set()
+    everything = SearchQuery(("Patient", "Goal", "Provenance", "Communication", "Organization"))
+    assert sorted(await ids(store, everything)) == ["c2", "g2", "mover", "org", "p2"]
+    assert await store.count(SearchQuery(("Goal",)), ALL) == 2
+    history = await store.history(HistoryQuery(), 100, ALL, total=True)
+    assert {(v.type, v.id, v.version) for v in history.rows} == {
+        ("Patient", "p2", 1),
+        ("Goal", "mover", 2),  # its first version was p1's: gone with the plan
+        ("Goal", "g2", 1),
+        ("Communication", "c2", 1),
+        ("Organization", "org", 1),
+    }
+    assert history.total == 5
+    assert (await store.history(HistoryQuery(type="Goal", id="g1"), 10, ALL)).rows == ()
+
+
+async def test_erasure_leaves_other_plans_shared_data_and_the_audit_log(two_plans: Store) -> None:
+    store = two_plans
+    async with store.transaction() as tx:
+        await tx.erase_compartment("p1")
+    mover = await store.read("Goal", "mover", ALL)
+    assert mover is not None and (mover.version, mover.compartment) == (2, "p2")
+    # References into the erased plan dangle; they no longer lead anywhere.
+    assert await store.include([("Communication", "c2")], "about", None, ALL) == []
+    assert await store.include([("Organization", "org")], "endpoint", None, ALL) == []
+    assert await store.revinclude([("Patient", "p1")], "Goal", "patient", ALL) == []
+    assert [v.id for v in await store.revinclude([("Goal", "g1")], "Communication", "about", ALL)]
+    rows, _ = await store.audit_page("p1", None, 10)
+    assert [r.id for r in rows] == ["seen-p1"]
+
+
+async def test_erased_index_values_match_nothing_not_even_a_later_resource(
+    two_plans: Store,
+) -> None:
+    store = two_plans
+    await put(store, "Goal", "last", compartment="p1", index=_goal_index("klimmen", "p1"))
+    async with store.transaction() as tx:
+        await tx.erase_compartment("p1")
+    # Written after the erasure, possibly into the place the erased rows held.
+    for i in range(3):
+        await put(store, "Goal", f"later{i}", compartment="p2")
+    criteria: list[object] = [
+        StringCriterion("description", ("fietsen",)),
+        StringCriterion("description", ("zwemmen",)),
+        StringCriterion("description", ("klimmen",)),
+        ReferenceCriterion("patient", (ReferenceMatch("Patient", "p1"),)),
+        DateCriterion("start-date", (RangeMatch("eq", DAY, 2 * DAY),)),
+        QuantityCriterion(
+            "target-quantity", (QuantityMatch(RangeMatch("eq", 0.5, 1.5), None, "kg"),)
+        ),
+        NumberCriterion("rank", (RangeMatch("eq", 0.5, 1.5),)),
+        UriCriterion("instantiates", ("http://x.org/klimmen",)),
+    ]
+    for criterion in criteria:
+        found = await ids(store, SearchQuery(("Goal",), (criterion,)))  # type: ignore[arg-type]
+        assert set(found) <= {"mover", "g2"}, criterion
+        assert not set(found) & {"g1", "gone", "last", "later0", "later1", "later2"}, criterion
+    status = TokenCriterion("lifecycle-status", (TokenMatch(None, "active"),))
+    assert sorted(await ids(store, SearchQuery(("Goal",), (status,)))) == ["g2", "mover"]
+    has = HasCriterion("Goal", "patient", StringCriterion("description", ("fiets",)))
+    assert await ids(store, SearchQuery(("Patient",), (has,))) == []
+
+
+async def test_erased_ids_are_never_used_again(two_plans: Store) -> None:
+    store = two_plans
+    async with store.transaction() as tx:
+        await tx.erase_compartment("p1")
+    for type_, id_ in P1_KEYS:
+        with pytest.raises(Conflict):
+            await put(store, type_, id_, compartment="p1", version=1)
+        assert await store.read(type_, id_, ALL) is None
+    # Other ids, in the same compartment too, are free; a moved resource's id is still in use.
+    await put(store, "Patient", "p1-new", compartment="p1-new")
+    await put(store, "Goal", "fresh", compartment="p1")
+    await put(store, "Goal", "mover", compartment="p2")
+    assert (await store.read("Goal", "mover", ALL)).version == 3  # type: ignore[union-attr]
+
+
+async def test_an_erasure_rolls_back_with_its_transaction(two_plans: Store) -> None:
+    store = two_plans
+    with pytest.raises(RuntimeError):
+        async with store.transaction() as tx:
+            assert (await tx.erase_compartment("p1")).total == 4
+            assert await tx.read("Goal", "g1", ALL) is None  # gone inside
+            raise RuntimeError("abort")
+    assert await store.existing(P1_KEYS, ALL) == {
+        ("Patient", "p1"),
+        ("Goal", "g1"),
+        ("Provenance", "prov1"),
+    }
+    g1 = await store.read("Goal", "g1", ALL)
+    assert g1 is not None and g1.version == 2
+    await put(store, "Goal", "g1", compartment="p1")  # the id was not retired
+
+
+async def test_erasing_an_unknown_compartment_removes_nothing(two_plans: Store) -> None:
+    store = two_plans
+    async with store.transaction() as tx:
+        erased = await tx.erase_compartment("nobody")
+    assert (erased.resources, erased.versions, erased.total) == ((), 0, 0)
+    assert len(await store.existing(P1_KEYS, ALL)) == 3
+
+
+async def test_the_erasure_and_its_audit_record_commit_together(two_plans: Store) -> None:
+    store = two_plans
+    async with store.transaction() as tx:
+        erased = await tx.erase_compartment("p1")
+        tx.append_audit([_audit("erased-p1", "p1", 6)])
+    assert erased.total == 4
+    rows, _ = await store.audit_page("p1", None, 10)
+    assert [r.id for r in rows] == ["erased-p1", "seen-p1"]
