@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from zorgleefplan.fhir import everything
+from zorgleefplan.fhir import everything, plandefinition_apply
 
 if TYPE_CHECKING:
     from zorgleefplan.fhir.interactions import Context
@@ -41,6 +41,11 @@ def _everything(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[Fh
     return everything.patient_everything(req, ctx, id_)
 
 
+def _apply(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirResponse]:
+    assert id_ is not None  # an instance-level operation
+    return plandefinition_apply.plan_definition_apply(req, ctx, id_)
+
+
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         name="everything",
@@ -53,6 +58,20 @@ OPERATIONS: tuple[Operation, ...] = (
         definition=everything.DEFINITION,
         documentation="The client's plan as far as the requester may see it "
         "(GET; _type, _since, _count).",
+    ),
+    Operation(
+        name="apply",
+        resource_type="PlanDefinition",
+        instance=True,
+        methods=frozenset({"POST"}),
+        scope_letter="c",
+        scope_type="Task",
+        handler=_apply,
+        definition=plandefinition_apply.DEFINITION,
+        documentation="Creates the client's Tasks of the plan (e.g. wlz-plaatsing: the Wlz "
+        "placement steps), owned by the organisations filling the roles; returns a CarePlan "
+        "(not stored) referencing them (POST Parameters: subject, dossierhouder, zorgkantoor, "
+        "onafhankelijke-clientondersteuner, zorgbeeindiging).",
     ),
 )
 
