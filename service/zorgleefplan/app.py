@@ -21,6 +21,7 @@ from zorgleefplan.auth import authorize_routes, oauth_routes
 from zorgleefplan.auth.services import open_auth_services
 from zorgleefplan.config import Settings
 from zorgleefplan.fhir import api as fhir_api
+from zorgleefplan.fhir.bundled import install_bundled
 from zorgleefplan.fhir.outcome import install_error_handlers
 from zorgleefplan.fhir.repository import FhirServices
 from zorgleefplan.fhir.search.extract import IndexExtractor
@@ -37,7 +38,7 @@ async def open_services(settings: Settings) -> FhirServices:
         synchronous=settings.sqlite_synchronous,
     )
     registry = default_registry()
-    return FhirServices(
+    services = FhirServices(
         settings=settings,
         store=store,
         registry=registry,
@@ -48,6 +49,12 @@ async def open_services(settings: Settings) -> FhirServices:
         ),
         started=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     )
+    try:
+        await install_bundled(services)  # the definitions the operations need (fhir/bundled.py)
+    except BaseException:
+        await store.close()
+        raise
+    return services
 
 
 class ZorgleefplanApp(FastAPI):

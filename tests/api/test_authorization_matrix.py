@@ -260,7 +260,8 @@ COMPARTMENT_TYPES = (
     "Task",
     "Provenance",
 )
-DIRECTORY_TYPES = frozenset({"Organization", "Practitioner", "PractitionerRole"})
+# Shared data: the seeded directory and the definitions the service installs on start.
+DIRECTORY_TYPES = frozenset({"Organization", "Practitioner", "PractitionerRole", "PlanDefinition"})
 
 
 # --------------------------------------------------------------------------- the world

@@ -20,5 +20,5 @@ async def test_oversized_body_is_413(client: httpx.AsyncClient) -> None:
     r = await client.post("/fhir/Patient", json=big)
     assert r.status_code == 413
     assert r.json()["resourceType"] == "OperationOutcome"
-    count = await client.get("/fhir/_history", params={"_total": "accurate", "_count": "0"})
+    count = await client.get("/fhir/Patient/_history", params={"_total": "accurate", "_count": "0"})
     assert count.json()["total"] == 0

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from zorgleefplan.fhir import operations
 from zorgleefplan.fhir.resource_types import SUPPORTED_TYPES
 
 SAMPLE_VALUES = {
@@ -132,10 +133,21 @@ async def test_every_listed_operation_works_and_no_other_is_served(
         for r in statement["rest"][0]["resource"]
         for op in r.get("operation", [])
     }
-    assert listed == {("Patient", "everything"), ("Patient", "erase")}
+    assert listed == {(op.resource_type, op.name) for op in operations.OPERATIONS}
     r = await client.put("/fhir/Patient/p1", json={"resourceType": "Patient", "id": "p1"})
     assert r.status_code == 201
     r = await client.get("/fhir/Patient/p1/$everything")
     assert r.status_code == 200 and r.json()["type"] == "searchset"
+    kantoor = {"resourceType": "Organization", "id": "kantoor"}
+    assert (await client.put("/fhir/Organization/kantoor", json=kantoor)).status_code == 201
+    apply = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "subject", "valueString": "Patient/p1"},
+            {"name": "zorgkantoor", "valueReference": {"reference": "Organization/kantoor"}},
+        ],
+    }
+    r = await client.post("/fhir/PlanDefinition/wlz-plaatsing/$apply", json=apply)
+    assert r.status_code == 200 and r.json()["resourceType"] == "CarePlan"
     for unlisted in ("/fhir/Patient/p1/$summary", "/fhir/CarePlan/x/$everything"):
         assert (await client.get(unlisted)).status_code in (400, 404, 501)

@@ -233,9 +233,10 @@ async def test_the_client_erases_the_plan_and_nothing_of_it_is_left(plans: Plans
     for path in ("Goal", "Provenance", "Goal/_history", "Consent"):
         r = await client.get(f"/fhir/{path}", headers=mine)
         assert r.status_code == 200 and r.json().get("entry", []) == [], path
-    r = await client.get("/fhir/_history", headers=mine)  # only the directory is left
+    r = await client.get("/fhir/_history", headers=mine)  # only shared data is left
     left = {e["resource"]["resourceType"] for e in r.json()["entry"]}
-    assert left == {"Organization", "Practitioner", "PractitionerRole"}
+    # the directory, and the PlanDefinitions the server installs
+    assert left == {"Organization", "Practitioner", "PractitionerRole", "PlanDefinition"}
     assert await plans.ids_of("p2") == ["goal-p2", "note-p2", "p2", "plan-p2"]
     # An erased id cannot bring the plan back, not for the client and not for the operator.
     r = await client.put("/fhir/Goal/goal-p1", json=plans.goal("goal-p1", "terug"), headers=mine)

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from zorgleefplan.fhir import erasure, everything
+from zorgleefplan.fhir import erasure, everything, plandefinition_apply
 
 if TYPE_CHECKING:
     from zorgleefplan.fhir.interactions import Context
@@ -46,6 +46,11 @@ def _erase(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirRes
     return erasure.patient_erase(req, ctx, id_)
 
 
+def _apply(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirResponse]:
+    assert id_ is not None  # an instance-level operation
+    return plandefinition_apply.plan_definition_apply(req, ctx, id_)
+
+
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         name="everything",
@@ -72,6 +77,20 @@ OPERATIONS: tuple[Operation, ...] = (
         "(vernietiging): every resource and version gone, the ids never reused, the access "
         "log kept. Only the client or their legal representative; the body confirms it "
         "(Parameters: confirm = 'Patient/[id]').",
+    ),
+    Operation(
+        name="apply",
+        resource_type="PlanDefinition",
+        instance=True,
+        methods=frozenset({"POST"}),
+        scope_letter="c",
+        scope_type="Task",
+        handler=_apply,
+        definition=plandefinition_apply.DEFINITION,
+        documentation="Creates the client's Tasks of the plan (e.g. wlz-plaatsing: the Wlz "
+        "placement steps), owned by the organisations filling the roles; returns a CarePlan "
+        "(not stored) referencing them (POST Parameters: subject, dossierhouder, zorgkantoor, "
+        "onafhankelijke-clientondersteuner, zorgbeeindiging).",
     ),
 )
 

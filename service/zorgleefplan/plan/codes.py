@@ -31,6 +31,24 @@ ZORGKANTOOR = "zorgkantoor"
 ONAFHANKELIJKE_CLIENTONDERSTEUNER = "onafhankelijke-clientondersteuner"
 MANTELZORGER = "mantelzorger"
 VRIJWILLIGER = "vrijwilliger"
+GEVOLMACHTIGDE = "gevolmachtigde"  # holds the client's volmacht (art. 3:61 BW)
+WETTELIJK_VERTEGENWOORDIGER = "wettelijk-vertegenwoordiger"  # mentor, curator, ... (kantonrechter)
+ROLES = (
+    REGIEBEHANDELAAR,
+    AANSPREEKPUNT,
+    COORDINEREND_ZORGVERLENER,
+    INDICEREND_ZORGVERLENER,
+    ZORGVERANTWOORDELIJKE,
+    WZD_FUNCTIONARIS,
+    PERSOONLIJK_BEGELEIDER,
+    DOSSIERHOUDER,
+    ZORGKANTOOR,
+    ONAFHANKELIJKE_CLIENTONDERSTEUNER,
+    MANTELZORGER,
+    VRIJWILLIGER,
+    GEVOLMACHTIGDE,
+    WETTELIJK_VERTEGENWOORDIGER,
+)
 
 # The law / domain a part of the plan falls under (CarePlan.category)
 DOMAIN_SYSTEM = code_system("zorgleefplan-domein")
@@ -54,9 +72,21 @@ MANTELZORGTAAK = "mantelzorgtaak"  # task taken on by an informal carer
 TASK_SYSTEM = code_system("zorgleefplan-taak")
 REGIEBEHANDELAAR_OVERDRACHT = "regiebehandelaar-overdracht"  # handover from A to B
 KLACHT = "klacht"  # a client's complaint, handled via the regiebehandelaar
-WLZ_PLAATSING = "wlz-plaatsing"  # a step of the Wlz placement (seed 004)
+WLZ_PLAATSING = "wlz-plaatsing"  # a task of the Wlz placement steps (seed 004)
+
+# A party's part in a task of a PlanDefinition (seed 004: "eindverantwoordelijk" or a
+# contribution; in step 5 and 6 some tasks fall to whoever takes on or organised the meeting)
+RESPONSIBILITY_SYSTEM = code_system("verantwoordelijkheid")
+EINDVERANTWOORDELIJK = "eindverantwoordelijk"
+BIJDRAGE = "bijdrage"
+PER_BIJEENKOMST = "per-bijeenkomst"  # "Kan je per bijeenkomst bepalen."
+ORGANISATOR_BIJEENKOMST = "organisator-bijeenkomst"  # "Door de partij die ... organiseerde."
 
 # Extensions
 EXT_PLAN_ITEM_KIND = structure_definition("plan-item-soort")  # on CarePlan.activity
 EXT_VOLMACHT = structure_definition("volmacht")  # on CarePlan: exists? + Reference(Consent)
 EXT_ROLE_EXCEPTION = structure_definition("rolcombinatie-uitzondering")  # on CareTeam
+# A party in a task: on PlanDefinition.action.participant (verantwoordelijkheid, toelichting) and
+# on Task (also rol and partij, the Organization filling the role)
+EXT_PARTY = structure_definition("betrokken-partij")
+EXT_PLAN_STEP = structure_definition("plan-stap")  # on Task: the step (1-based) it belongs to
