@@ -132,10 +132,14 @@ async def test_every_listed_operation_works_and_no_other_is_served(
         for r in statement["rest"][0]["resource"]
         for op in r.get("operation", [])
     }
-    assert listed == {("Patient", "everything")}
+    validated = {(t, "validate") for t in SUPPORTED_TYPES if t != "AuditEvent"}
+    assert listed == {("Patient", "everything"), *validated}
     r = await client.put("/fhir/Patient/p1", json={"resourceType": "Patient", "id": "p1"})
     assert r.status_code == 201
     r = await client.get("/fhir/Patient/p1/$everything")
     assert r.status_code == 200 and r.json()["type"] == "searchset"
+    for type_, _ in validated:
+        r = await client.post(f"/fhir/{type_}/$validate", json={"resourceType": type_})
+        assert r.status_code == 200 and r.json()["resourceType"] == "OperationOutcome", type_
     for unlisted in ("/fhir/Patient/p1/$summary", "/fhir/CarePlan/x/$everything"):
         assert (await client.get(unlisted)).status_code in (400, 404, 501)

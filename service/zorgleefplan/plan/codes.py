@@ -79,4 +79,3 @@ PROFILE_VOLMACHTVERLENING = structure_definition("volmachtverlening")  # Consent
 PROFILE_TOEGANGSTOESTEMMING = structure_definition("toegangstoestemming")  # Consent: access
 PROFILE_NAASTE = structure_definition("naaste")  # RelatedPerson
 PROFILE_OPVOLGTAAK = structure_definition("opvolgtaak")  # Task
-
