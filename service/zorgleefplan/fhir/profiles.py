@@ -13,6 +13,7 @@ its items. Invariants are compiled with fhirpathpy once, when the profiles are l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -22,6 +23,7 @@ from typing import Any
 
 import fhirpathpy
 import orjson
+from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
 from zorgleefplan.fhir.structure import ValueSet, value_set
@@ -235,14 +237,19 @@ def _place(root: _Node, element: Json, own: Mapping[str, ValueSet]) -> None:
         node.binding = own.get(element["binding"]) or value_set(element["binding"])
         if node.binding is None or not node.binding.checkable:
             raise ProfileError(f"{element['id']}: value set {element['binding']} is not known")
-    node.invariants.extend(_invariant(c) for c in element.get("constraints", ()))
+    base = re.sub(r":[^.]+", "", element["id"])  # the element path: slices left out
+    node.invariants.extend(_invariant(c, base) for c in element.get("constraints", ()))
 
 
-def _invariant(constraint: Json) -> Invariant:
+def _invariant(constraint: Json, base: str) -> Invariant:
+    """Compile once; a trial run on an empty element finds what fhirpathpy's forgiving parser
+    lets through (unbalanced parentheses, wrong arity)."""
     expression = constraint["expression"]
+    empty: Json = {}
     try:
         compiled = fhirpathpy.compile(expression, models["r4"])
-    except Exception as exc:  # the parser raises assorted errors on a bad expression
+        compiled(ResourceNode.create_node(empty, base), {"resource": empty, "rootResource": empty})
+    except Exception as exc:  # the parser and engine raise assorted errors
         raise ProfileError(f"{constraint['key']}: cannot compile {expression!r}: {exc}") from exc
     return Invariant(
         key=constraint["key"],
