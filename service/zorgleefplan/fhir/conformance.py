@@ -63,7 +63,8 @@ class ConformanceChecker:
         check.scan(resource, resource["resourceType"], resource["resourceType"])
         check.claimed(resource, resource["resourceType"], profiles)
         for i, contained in enumerate(resource.get("contained", ())):
-            check.claimed(contained, f"{resource['resourceType']}.contained[{i}]", ())
+            if isinstance(contained, dict):
+                check.claimed(contained, f"{resource['resourceType']}.contained[{i}]", ())
         return check.result()
 
     def check(self, resource: Json) -> None:
@@ -129,7 +130,8 @@ class _Check:
                     contained_type = item.get("resourceType", "") if isinstance(item, dict) else ""
                     self.scan(item, f"{path}.contained[{i}]", contained_type)
             elif key != "resourceType":
-                self.scan(value, f"{path}.{key}", f"{element}.{key}")
+                # ``_status`` holds the extensions of ``status``: its context is the element
+                self.scan(value, f"{path}.{key}", f"{element}.{key.removeprefix('_')}")
 
     def extension(self, item: Any, path: str, element: str) -> None:
         url = item.get("url") if isinstance(item, dict) else None
@@ -208,8 +210,8 @@ class _Check:
         if not isinstance(value, dict):
             return
         for name, child in rule.children.items():
-            items = list(_items(value, name, child, path, table))
-            self.choice_types(items, child, path)
+            items = list(_items(value, name, path, table))
+            self.choice_types(items, child)
             self.cardinality(len(items), child, f"{path}.{name.removesuffix('[x]')}")
             if child.slices:
                 self.sliced(items, child, path)
@@ -246,7 +248,7 @@ class _Check:
             self.cardinality(count, slice_rule, f"{path}.{rule.name.removesuffix('[x]')}")
 
     def choice_types(
-        self, items: list[tuple[Any, str, ElementInfo | None]], rule: ElementRule, path: str
+        self, items: list[tuple[Any, str, ElementInfo | None]], rule: ElementRule
     ) -> None:
         if not rule.types:
             return
@@ -310,7 +312,7 @@ class _Check:
 
 
 def _items(
-    node: Json, name: str, rule: ElementRule, path: str, table: TypeTable | None
+    node: Json, name: str, path: str, table: TypeTable | None
 ) -> Iterator[tuple[Any, str, ElementInfo | None]]:
     """(value, path, element info) of each value of element ``name`` (every type of a choice)."""
     if name.endswith("[x]"):

@@ -26,7 +26,7 @@ import orjson
 from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
-from zorgleefplan.fhir.structure import ValueSet, value_set
+from zorgleefplan.fhir.structure import Kind, TypeTable, ValueSet, type_table, value_set
 from zorgleefplan.plan.codes import CANONICAL_BASE
 
 DEFINITIONS = "profiles.json"
@@ -140,6 +140,7 @@ def _profile(data: Json, own: Mapping[str, ValueSet]) -> Profile:
     root = _Node(type_, type_)
     for element in data["elements"]:
         _place(root, element, own)
+    _check_names(root, type_table(type_))
     return Profile(
         url=data["url"],
         name=data["name"],
@@ -211,6 +212,24 @@ class _Node:
             # An extension slice is recognised by the url of the extension it is typed with.
             return Discriminator(steps, self.data["profile"], exact=True)
         raise ProfileError(f"{self.id} has no fixed or pattern value at the discriminator {path}")
+
+
+def _check_names(node: _Node, table: TypeTable | None) -> None:
+    """Every constrained element exists in the base type (with the choice types it names), so
+    that a misspelt element cannot silently constrain nothing."""
+    for name, child in node.children.items():
+        names = table.names_for(name) if table is not None else ()
+        if not names:
+            raise ProfileError(f"{child.id}: {name} is not an element of {node.id}")
+        stem = name.removesuffix("[x]")
+        allowed = [f"{stem}{t[0].upper()}{t[1:]}" for t in child.data.get("types", ())]
+        if any(key not in names for key in allowed):
+            raise ProfileError(f"{child.id}: a type of {allowed} is not allowed for {name}")
+        key = allowed[0] if len(allowed) == 1 else names[0]
+        info = table.get(key) if table is not None else None
+        below = type_table(info.type) if info is not None and info.kind is Kind.COMPLEX else None
+        for each in (child, *child.slices.values()):
+            _check_names(each, below)
 
 
 def _with_discriminators(rule: ElementRule, node: _Node, slicing: Json) -> ElementRule:

@@ -233,13 +233,13 @@ def test_activity_is_described_or_referenced(checker: ConformanceChecker) -> Non
 def test_agreement_names_its_performer(checker: ConformanceChecker) -> None:
     resource = zorgleefplan()
     del resource["activity"][0]["detail"]["performer"]
-    fails(checker, resource, "CarePlan.activity[0]", "zlp-plan-3", "detail.performer")
+    fails(checker, resource, "CarePlan.activity[0].detail.performer", "a value is required")
 
 
 def test_evaluation_moment_says_when(checker: ConformanceChecker) -> None:
     resource = zorgleefplan()
     del resource["activity"][1]["detail"]["scheduledString"]
-    fails(checker, resource, "CarePlan.activity[1]", "zlp-plan-4")
+    fails(checker, resource, "CarePlan.activity[1]", "zlp-plan-3")
     resource["activity"][1]["detail"]["scheduledPeriod"] = {"start": "2024-09-01"}
     assert issues(checker, resource) == []
 
@@ -328,6 +328,14 @@ def test_extensions_are_checked_where_they_are_used(checker: ConformanceChecker)
     assert [i.expression for i in found] == ["CareTeam.extension[0]", "CareTeam.extension[0]"]
     assert "may be used on CarePlan, not on CareTeam" in found[0].message
     assert "zlp-volmacht-1" in found[1].message
+
+
+def test_extension_on_a_primitive_has_the_primitive_as_context(
+    checker: ConformanceChecker,
+) -> None:
+    resource = zorgleefplan()
+    resource["_status"] = {"extension": [volmacht_extension(False)]}
+    fails(checker, resource, "CarePlan._status.extension[0]", "not on CarePlan.status")
 
 
 def test_unknown_extensions_of_ours_are_refused(checker: ConformanceChecker) -> None:

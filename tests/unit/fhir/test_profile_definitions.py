@@ -265,3 +265,9 @@ def test_loader_refuses_a_slice_it_cannot_recognise() -> None:
     ]
     with pytest.raises(ProfileError, match="cannot compile"):
         ProfileSet.from_definitions(data)
+    data["profiles"][0]["elements"][-1] = {"id": "Patient.identifier:bsn.sytem", "min": 1}
+    with pytest.raises(ProfileError, match=r"sytem is not an element of Patient\.identifier:bsn"):
+        ProfileSet.from_definitions(data)
+    data["profiles"][0]["elements"][-1] = {"id": "Patient.deceased[x]", "types": ["string"]}
+    with pytest.raises(ProfileError, match="is not allowed for deceased"):
+        ProfileSet.from_definitions(data)
