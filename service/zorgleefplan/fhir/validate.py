@@ -74,11 +74,11 @@ async def resource_validate(
             f"the resource id {resource.get('id')!r} must equal the id in the URL ({id_})",
             expression=[f"{type_}.id"],
         )
-    found = content_issues(services, resource, profile)
+    found = _content_issues(services, resource, profile)
     return FhirResponse(200, body=_outcome(found, f"{type_} conforms"), touched=touched)
 
 
-def content_issues(services: FhirServices, resource: Json, profile: str | None) -> list[Json]:
+def _content_issues(services: FhirServices, resource: Json, profile: str | None) -> list[Json]:
     """OperationOutcome issues of the content: structure first (profiles and identifiers are
     checked on a structurally valid resource only)."""
     try:
