@@ -5,6 +5,7 @@ generated subset goes. Run the generators from the repository root:
     python scripts/gen_structure_definitions.py
 
 They read ../shared/fhir-r4 (or $FHIR_R4_DIR) and write service/zorgleefplan/definitions/.
+``gen_profile_definitions.py`` reads only the project's own conformance resources in profiles/.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from zorgleefplan.fhir.resource_types import SUPPORTED_TYPES  # noqa: E402
 
 SOURCE = Path(os.environ.get("FHIR_R4_DIR", ROOT.parent / "shared" / "fhir-r4"))
 OUTPUT = ROOT / "service" / "zorgleefplan" / "definitions"
+PROFILES = ROOT / "profiles"  # the project's own conformance resources
 
-__all__ = ["OUTPUT", "SOURCE", "SUPPORTED_TYPES", "bundle_resources", "write_json"]
+__all__ = ["OUTPUT", "PROFILES", "SOURCE", "SUPPORTED_TYPES", "bundle_resources", "write_json"]
 
 
 def bundle_resources(name: str) -> list[dict[str, Any]]:

@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
-from fhir_source import SUPPORTED_TYPES, bundle_resources, write_json
+from fhir_source import PROFILES, SUPPORTED_TYPES, bundle_resources, write_json
 
 from zorgleefplan.fhir.search.fhirpath import split_union
 
@@ -109,9 +108,6 @@ def build_compartment(
         if missing:
             raise SystemExit(f"{t}: compartment parameters {missing} are not indexed")
     return out
-
-
-PROFILES = Path(__file__).resolve().parent.parent / "profiles"
 
 
 def project_search_parameters() -> list[dict[str, Any]]:

@@ -134,6 +134,8 @@ async def test_every_listed_operation_works_and_no_other_is_served(
         for op in r.get("operation", [])
     }
     assert listed == {(op.resource_type, op.name) for op in operations.OPERATIONS}
+    validated = {(t, "validate") for t in SUPPORTED_TYPES if t != "AuditEvent"}
+    assert validated <= listed
     r = await client.put("/fhir/Patient/p1", json={"resourceType": "Patient", "id": "p1"})
     assert r.status_code == 201
     r = await client.get("/fhir/Patient/p1/$everything")
@@ -149,5 +151,8 @@ async def test_every_listed_operation_works_and_no_other_is_served(
     }
     r = await client.post("/fhir/PlanDefinition/wlz-plaatsing/$apply", json=apply)
     assert r.status_code == 200 and r.json()["resourceType"] == "CarePlan"
+    for type_, _ in validated:
+        r = await client.post(f"/fhir/{type_}/$validate", json={"resourceType": type_})
+        assert r.status_code == 200 and r.json()["resourceType"] == "OperationOutcome", type_
     for unlisted in ("/fhir/Patient/p1/$summary", "/fhir/CarePlan/x/$everything"):
         assert (await client.get(unlisted)).status_code in (400, 404, 501)

@@ -182,9 +182,9 @@ async def test_conditional_delete(client: httpx.AsyncClient) -> None:
     r = await client.delete(f"/fhir/Patient?identifier={BSN}|123456782")
     assert r.status_code == 204
     assert (await client.get(f"/fhir/Patient/{created['id']}")).status_code == 410
-    await create(client, patient("A", bsn="999999999"))
-    await create(client, patient("B", bsn="999999999"))
-    assert (await client.delete(f"/fhir/Patient?identifier={BSN}|999999999")).status_code == 412
+    await create(client, patient("A", bsn="999990019"))
+    await create(client, patient("B", bsn="999990019"))
+    assert (await client.delete(f"/fhir/Patient?identifier={BSN}|999990019")).status_code == 412
 
 
 # --------------------------------------------------------------------------- Prefer

@@ -10,7 +10,8 @@ from typing import Any
 
 from zorgleefplan import __version__
 from zorgleefplan.fhir import audit_api, operations
-from zorgleefplan.fhir.resource_types import SUPPORTED_TYPES
+from zorgleefplan.fhir.profiles import default_profiles
+from zorgleefplan.fhir.resource_types import SERVER_WRITTEN, SUPPORTED_TYPES
 from zorgleefplan.fhir.search.parameters import SearchParameterRegistry
 
 TYPE_INTERACTIONS = (
@@ -37,10 +38,6 @@ _COMMON_SEARCH = (
     ),
 )
 
-
-# Written by the server into an append-only log: read and search by client, nothing else
-# (fhir/audit_api.py).
-SERVER_WRITTEN = frozenset({"AuditEvent"})
 AUDIT_INTERACTIONS = ("read", "search-type")
 
 
@@ -83,11 +80,27 @@ def _search_params(registry: SearchParameterRegistry, type_: str) -> list[dict[s
 
 
 def _operations(type_: str) -> dict[str, Any]:
-    listed = [
-        {"name": op.name, "definition": op.definition, "documentation": op.documentation}
-        for op in operations.for_type(type_)
-    ]
-    return {"operation": listed} if listed else {}
+    listed: dict[str, dict[str, Any]] = {}  # once per name: type and instance level share one
+    for op in operations.for_type(type_):
+        listed.setdefault(
+            op.name,
+            {"name": op.name, "definition": op.definition, "documentation": op.documentation},
+        )
+    return {"operation": list(listed.values())} if listed else {}
+
+
+def _supported_profiles(type_: str) -> dict[str, Any]:
+    urls = [p.url for p in default_profiles().for_type(type_)]
+    return {"supportedProfile": urls} if urls else {}
+
+
+PROFILES_DOCUMENTATION = (
+    "A resource that claims a profile of this server (https://zorgleefplan.nl/fhir/"
+    "StructureDefinition/...) in meta.profile is validated against it on every write, and "
+    "refused (422) when it does not conform or the profile is unknown; profiles of others are "
+    "accepted without validation. Dutch identifiers (BSN elfproef, AGB, URA, UZI, BIG) are "
+    "checked on every write. $validate reports the same without storing."
+)
 
 
 def security(oauth_root: str) -> dict[str, Any]:
@@ -167,6 +180,7 @@ def capability_statement(
                 "searchInclude": [f"{type_}:*", *refs] if refs else [],
                 "searchRevInclude": revs,
                 "searchParam": _search_params(registry, type_),
+                **_supported_profiles(type_),
                 **_operations(type_),
             }
         )
@@ -187,6 +201,7 @@ def capability_statement(
         "rest": [
             {
                 "mode": "server",
+                "documentation": PROFILES_DOCUMENTATION,
                 "security": security(oauth_root),
                 "resource": resources,
                 "interaction": [{"code": c} for c in SYSTEM_INTERACTIONS],

@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from zorgleefplan.fhir import erasure, everything, plandefinition_apply
+from zorgleefplan.fhir import erasure, everything, plandefinition_apply, validate
+from zorgleefplan.fhir.resource_types import SERVER_WRITTEN, SUPPORTED_TYPES
 
 if TYPE_CHECKING:
     from zorgleefplan.fhir.interactions import Context
@@ -49,6 +50,31 @@ def _erase(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirRes
 def _apply(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirResponse]:
     assert id_ is not None  # an instance-level operation
     return plandefinition_apply.plan_definition_apply(req, ctx, id_)
+
+
+def _validate_on(type_: str) -> Handler:
+    def handler(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirResponse]:
+        return validate.resource_validate(req, ctx, type_, id_)
+
+    return handler
+
+
+def _validate(type_: str, instance: bool) -> Operation:
+    """$validate on every type clients write: a would-be create needs 'c' on the type, the
+    validation of a stored resource 'r' (and mode update 'u', mode delete 'd')."""
+    return Operation(
+        name="validate",
+        resource_type=type_,
+        instance=instance,
+        methods=frozenset({"GET", "POST"}) if instance else frozenset({"POST"}),
+        scope_letter="r" if instance else "c",
+        scope_type=type_,
+        handler=_validate_on(type_),
+        definition=validate.DEFINITION,
+        documentation="Check a resource against FHIR R4, the Dutch identifier rules and the "
+        "profiles it claims or the profile parameter, without storing it (POST [type]/$validate; "
+        "GET or POST [type]/[id]/$validate; mode create, update, delete or profile).",
+    )
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -91,6 +117,12 @@ OPERATIONS: tuple[Operation, ...] = (
         "placement steps), owned by the organisations filling the roles; returns a CarePlan "
         "(not stored) referencing them (POST Parameters: subject, dossierhouder, zorgkantoor, "
         "onafhankelijke-clientondersteuner, zorgbeeindiging).",
+    ),
+    *(
+        _validate(type_, instance)
+        for type_ in SUPPORTED_TYPES
+        if type_ not in SERVER_WRITTEN
+        for instance in (False, True)
     ),
 )
 

@@ -2,8 +2,8 @@
 
 Every interaction, bundle entry and operation goes through a Repository built for the requester
 (the ``getRepoForLogin`` pattern): reads and searches carry the access constraint into the store
-query, and writes run validate → check references → stamp meta → extract index values → store,
-all inside one store transaction.
+query, and writes run validate (structure, then profiles and Dutch identifiers) → check
+references → stamp meta → extract index values → store, all inside one store transaction.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from zorgleefplan.errors import (
     ResourceNotFound,
     VersionConflict,
 )
+from zorgleefplan.fhir.conformance import ConformanceChecker
 from zorgleefplan.fhir.provenance import provenance_for
 from zorgleefplan.fhir.resource_types import SUPPORTED
 from zorgleefplan.fhir.search.extract import IndexExtractor
@@ -66,6 +67,8 @@ class FhirServices:
     policy: AccessPolicy
     started: str  # when this process started serving (CapabilityStatement.date)
     write_rules: tuple[WriteRule, ...] = ()
+    # The project's profiles and the Dutch identifier rules (fhir/conformance.py)
+    conformance: ConformanceChecker = field(default_factory=ConformanceChecker)
 
 
 def new_id() -> str:
@@ -260,6 +263,7 @@ class Repository:
             raise InvalidResource("meta must be an object", expression=[f"{type_}.meta"])
         stamped = _stamp(resource, id_, 1, _PROVISIONAL_TIME)
         report = self.services.validator.validate(stamped)
+        self.services.conformance.check(stamped)
         index = self.services.extractor.extract(stamped)
         return _Prepared(
             resource=stamped,

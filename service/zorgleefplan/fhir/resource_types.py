@@ -22,3 +22,6 @@ SUPPORTED_TYPES: tuple[str, ...] = (
 )
 
 SUPPORTED = frozenset(SUPPORTED_TYPES)
+
+# Written by the server into an append-only log (fhir/audit_api.py): read and search only.
+SERVER_WRITTEN = frozenset({"AuditEvent"})

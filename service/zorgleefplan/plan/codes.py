@@ -57,8 +57,13 @@ WLZ = "wlz"
 WMO = "wmo"
 JEUGDWET = "jeugdwet"
 
-# Life areas (levensgebieden) of the plan (CarePlan.category, Goal.category)
+# Life areas (levensgebieden) of the plan (CarePlan.category, Goal.category): the four domains
+# of the zorgleefplan in the Wlz quality framework (see profiles/CodeSystem-levensgebied.json)
 LIFE_AREA_SYSTEM = code_system("levensgebied")
+LICHAMELIJK_WELBEVINDEN = "lichamelijk-welbevinden"  # physical well-being and health
+WOON_EN_LEEFOMSTANDIGHEDEN = "woon-en-leefomstandigheden"  # living conditions
+PARTICIPATIE = "participatie"  # participation
+MENTAAL_WELBEVINDEN = "mentaal-welbevinden"  # mental well-being
 
 # Kinds of plan items (extension on CarePlan.activity, Task.code)
 PLAN_ITEM_SYSTEM = code_system("plan-item-soort")
@@ -82,6 +87,11 @@ BIJDRAGE = "bijdrage"
 PER_BIJEENKOMST = "per-bijeenkomst"  # "Kan je per bijeenkomst bepalen."
 ORGANISATOR_BIJEENKOMST = "organisator-bijeenkomst"  # "Door de partij die ... organiseerde."
 
+# Why one professional is both indicerend and coördinerend zorgverlener (seed 003 §2.1)
+ROLE_EXCEPTION_REASON_SYSTEM = code_system("rolcombinatie-reden")
+VERZOEK_CLIENT = "verzoek-client"  # on the client's explicit request
+GEEN_ANDERE_ZORGVERLENER = "geen-andere-zorgverlener"  # nobody else involved or available
+
 # Extensions
 EXT_PLAN_ITEM_KIND = structure_definition("plan-item-soort")  # on CarePlan.activity
 EXT_VOLMACHT = structure_definition("volmacht")  # on CarePlan: exists? + Reference(Consent)
@@ -90,3 +100,12 @@ EXT_ROLE_EXCEPTION = structure_definition("rolcombinatie-uitzondering")  # on Ca
 # on Task (also rol and partij, the Organization filling the role)
 EXT_PARTY = structure_definition("betrokken-partij")
 EXT_PLAN_STEP = structure_definition("plan-stap")  # on Task: the step (1-based) it belongs to
+
+# Profiles (StructureDefinitions of resources)
+PROFILE_CLIENT = structure_definition("client")  # Patient
+PROFILE_ZORGLEEFPLAN = structure_definition("zorgleefplan")  # CarePlan
+PROFILE_ZORGNETWERK = structure_definition("zorgnetwerk")  # CareTeam
+PROFILE_VOLMACHTVERLENING = structure_definition("volmachtverlening")  # Consent: the volmacht
+PROFILE_TOEGANGSTOESTEMMING = structure_definition("toegangstoestemming")  # Consent: access
+PROFILE_NAASTE = structure_definition("naaste")  # RelatedPerson
+PROFILE_OPVOLGTAAK = structure_definition("opvolgtaak")  # Task

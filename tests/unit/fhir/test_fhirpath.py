@@ -253,7 +253,8 @@ def test_fhirpathpy_rewrite() -> None:
     assert "resolve()" not in fhirpathpy_expression("Task.for.where(resolve() is Patient)")
 
 
-def test_only_the_deceased_expression_falls_back() -> None:
+def test_only_known_expressions_fall_back() -> None:
+    """Patient.deceased and the project's role filters (regiebehandelaar, gevolmachtigde)."""
     registry = default_registry()
     fallbacks = {
         (t, p.code)
@@ -261,7 +262,11 @@ def test_only_the_deceased_expression_falls_back() -> None:
         for p in registry.for_type(t).values()
         if not compile_expression(p.expression).fast
     }
-    assert fallbacks == {("Patient", "deceased")}
+    assert fallbacks == {
+        ("Patient", "deceased"),
+        ("CareTeam", "regiebehandelaar"),
+        ("Consent", "gevolmachtigde"),
+    }
 
 
 # --------------------------------------------------------------------------- agreement
