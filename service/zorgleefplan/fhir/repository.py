@@ -390,14 +390,15 @@ class Repository:
 
 
 def _references_in(value: object) -> set[tuple[str, str]]:
-    """The literal references anywhere in a stored resource, as (type, id)."""
+    """The relative references (``Type/id``, as stored) anywhere in a resource, as (type, id)."""
     found: set[tuple[str, str]] = set()
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            ref = normalize_reference(item.get("reference"))
-            if ref is not None:
+            literal = item.get("reference")
+            ref = normalize_reference(literal)
+            if ref is not None and isinstance(literal, str) and ":" not in literal:
                 type_, _, id_ = ref.partition("/")
                 found.add((type_, id_))
             stack.extend(item.values())

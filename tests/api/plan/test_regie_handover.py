@@ -98,12 +98,39 @@ async def test_a_permanent_handover_moves_the_role_once_b_accepts(world: PlanWor
     assert (await world.stored("Task", task["id"]))["status"] == "accepted"
 
 
-async def test_the_client_may_ask_for_the_handover(world: PlanWorld) -> None:
-    r = await world.post(handover(requester="Patient/p1"), world.client_p1())
+async def test_the_client_or_their_volmacht_holder_may_ask_for_the_handover(
+    world: PlanWorld,
+) -> None:
+    r = await world.post(handover(requester="RelatedPerson/vm1"), world.holder())
     assert r.status_code == 201, r.text
+    # B cannot see the daughter's RelatedPerson the Task names, and need not: a reference the
+    # Task already held is not checked against B's access again.
+    assert (await world.get("RelatedPerson/vm1", world.professional("b"))).status_code == 404
     r = await world.put_as(with_status(r.json(), "accepted"), world.professional("b"))
     assert r.status_code == 200, r.text
     assert await regie_read(world, "b") == ["plan-p1"]
+    # ... and hand back to A at the client's request.
+    back = handover(
+        requester="Patient/p1", giver="PractitionerRole/pr-b", receiver="PractitionerRole/pr-a"
+    )
+    r = await world.post(back, world.client_p1())
+    assert r.status_code == 201, r.text
+    r = await world.put_as(with_status(r.json(), "accepted"), world.professional("a"))
+    assert r.status_code == 200, r.text
+    assert await regie_read(world, "a") == ["plan-p1"]
+    assert await regie_read(world, "b") == []
+
+
+async def test_b_cannot_slip_a_reference_to_hidden_data_into_the_task(world: PlanWorld) -> None:
+    task = await request_handover(world)
+    b = world.professional("b")
+    answers = []
+    for target in ("RelatedPerson/nergens", "RelatedPerson/vm1"):
+        noted = {**task, "note": [{"authorReference": {"reference": target}, "text": "zie"}]}
+        r = await world.put_as(noted, b)
+        assert r.status_code == 422, r.text
+        answers.append(r.text.replace(target, "X"))
+    assert answers[0] == answers[1]  # a hidden resource answers as a missing one
 
 
 async def test_a_temporary_handover_returns_the_role_to_a_at_its_end(world: PlanWorld) -> None:
