@@ -123,14 +123,13 @@ def read_handover(task: Resource) -> Handover:
         if isinstance(item, dict)
         and has_coding(item.get("type"), codes.HANDOVER_PARTY_SYSTEM, codes.OVERDRAGEND)
     ]
-    if len(givers) != 1 or not (givers[0][1] or "").startswith("PractitionerRole/"):
+    giver_path, giver = givers[0] if len(givers) == 1 else ("Task.input", None)
+    if giver is None or not giver.startswith("PractitionerRole/"):
         raise InvalidResource(
             "de overdracht noemt precies één overdragende regiebehandelaar: een input van type "
             f"{codes.HANDOVER_PARTY_SYSTEM}#{codes.OVERDRAGEND} met een PractitionerRole",
             expression=[givers[-1][0] if givers else "Task.input"],
         )
-    giver_path, giver = givers[0]
-    assert giver is not None
     if receiver == giver:
         raise InvalidResource(
             "de regiebehandelaar draagt over aan een ander", expression=["Task.owner"]
@@ -164,21 +163,7 @@ async def check_handover(ctx: PlanContext, new: Resource | None, current: Resour
         await _apply(ctx, handover, task)
     elif after == "rejected":
         reason = new.get("statusReason")
-        why = reason.get("text") if isinstance(reason, dict) else None
-        await notify_client(
-            ctx,
-            handover.client,
-            category=CATEGORY,
-            sender=handover.receiver,
-            also=(handover.giver,),
-            text=(
-                f"{await display_name(ctx, handover.receiver)} heeft de rol van "
-                f"regiebehandelaar niet aanvaard. {await display_name(ctx, handover.giver)} "
-                "blijft uw regiebehandelaar."
-                + (f" Reden: {why}" if isinstance(why, str) and why else "")
-            ),
-            based_on=f"Task/{new['id']}",
-        )
+        await _tell_refusal(ctx, handover, f"Task/{new['id']}", reason)
 
 
 def _parties(ctx: PlanContext, handover: Handover) -> frozenset[str]:
@@ -196,7 +181,8 @@ async def _requested(ctx: PlanContext, task: Resource) -> None:
     handover = read_handover(task)
     if status(task) not in ("draft", "requested"):
         raise InvalidResource(
-            f"{WHAT} begint als 'requested' (of 'draft'); B aanvaardt daarna",
+            f"{WHAT} begint als 'requested' (of 'draft'); de ontvangende zorgverlener "
+            "aanvaardt daarna",
             expression=["Task.status"],
         )
     if not ctx.by_server:
@@ -216,13 +202,22 @@ async def _requested(ctx: PlanContext, task: Resource) -> None:
                 "vertegenwoordiger; requester is wie de overdracht vraagt",
                 expression=["Task.requester"],
             )
-    start = max(handover.period.start or ctx.now, ctx.now)
+    start, _ = _window(handover, ctx.now, InvalidResource)
+    await _held(ctx, handover, start, InvalidResource)
+
+
+def _window(
+    handover: Handover, now: datetime, error: type[ZlpError]
+) -> tuple[datetime, datetime | None]:
+    """When the handover runs: from its start but never before now, to its end (exclusive;
+    None: for good)."""
+    start = max(handover.period.start or now, now)
     if handover.period.end is not None and handover.period.end <= start:
-        raise InvalidResource(
+        raise error(
             "de periode van deze tijdelijke overdracht is al voorbij",
             expression=["Task.restriction.period.end"],
         )
-    await _held(ctx, handover, start, InvalidResource)
+    return start, handover.period.end
 
 
 async def _held(
@@ -250,13 +245,7 @@ async def _held(
 
 
 async def _apply(ctx: PlanContext, handover: Handover, task: str) -> None:
-    start = max(handover.period.start or ctx.now, ctx.now)
-    end = handover.period.end
-    if end is not None and end <= start:
-        raise Conflict(
-            "de periode van deze tijdelijke overdracht is al voorbij",
-            expression=["Task.restriction.period.end"],
-        )
+    start, end = _window(handover, ctx.now, Conflict)
     team, held = await _held(ctx, handover, start, Conflict)
     role = await ctx.read("PractitionerRole", handover.receiver.split("/", 1)[1])
     organization = reference(role.get("organization")) if role else None
@@ -297,6 +286,25 @@ async def _apply(ctx: PlanContext, handover: Handover, task: str) -> None:
         text=text,
         based_on=task.split("/_history/", 1)[0],
         about=f"CareTeam/{team['id']}",
+    )
+
+
+async def _tell_refusal(ctx: PlanContext, handover: Handover, task: str, reason: object) -> None:
+    why = reason.get("text") if isinstance(reason, dict) else None
+    text = (
+        f"{await display_name(ctx, handover.receiver)} heeft de rol van regiebehandelaar niet "
+        f"aanvaard. {await display_name(ctx, handover.giver)} blijft uw regiebehandelaar."
+    )
+    if isinstance(why, str) and why:
+        text += f" Reden: {why}"
+    await notify_client(
+        ctx,
+        handover.client,
+        category=CATEGORY,
+        sender=handover.receiver,
+        also=(handover.giver,),
+        text=text,
+        based_on=task,
     )
 
 

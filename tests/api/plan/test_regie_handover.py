@@ -3,6 +3,7 @@ path (permanent and temporary), every refusal, and what the server records and t
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,6 +51,17 @@ async def test_a_permanent_handover_moves_the_role_once_b_accepts(world: PlanWor
     assert await regie_read(world, "b") == []
     assert (await world.get("CareTeam/team-p1", b)).status_code == 404
     assert (await world.get("Patient/p1", b)).status_code == 404
+    # The client's access log says on which basis B read it.
+    r = await world.get("AuditEvent?patient=p1&_count=50", world.client_p1())
+    reads = [
+        e["resource"]
+        for e in r.json()["entry"]
+        if e["resource"]["subtype"][0]["code"] == "read"
+        and e["resource"]["agent"][0]["who"] == {"reference": "PractitionerRole/pr-b"}
+    ]
+    assert [
+        x["valueString"] for x in reads[0]["extension"] if x["url"].endswith("decision-basis")
+    ] == [f"addressed-task Task/{task['id']}"]
 
     r = await world.put_as(with_status(task, "accepted"), b)
     assert r.status_code == 200, r.text
@@ -318,3 +330,16 @@ async def test_an_acceptance_after_the_client_changed_the_designation_is_refused
     members = [m for m, _ in regie_members(await world.stored("CareTeam", "team-p1"))]
     assert members == ["PractitionerRole/pr-a", "PractitionerRole/pr-c"]
     assert await world.search(f"Communication?based-on=Task/{task['id']}", world.client_p1()) == []
+
+
+async def test_a_temporary_handover_that_ran_out_before_b_accepted_is_refused(
+    world: PlanWorld,
+) -> None:
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    task = await request_handover(world, period={"end": soon.isoformat().replace("+00:00", "Z")})
+    await asyncio.sleep((soon - datetime.now(UTC)).total_seconds() + 0.05)
+    r = await world.put_as(with_status(task, "accepted"), world.professional("b"))
+    assert r.status_code == 409, r.text
+    assert issue(r)["expression"] == ["Task.restriction.period.end"]
+    assert (await world.stored("Task", task["id"]))["status"] == "requested"
+    assert await regie_read(world, "a") == ["plan-p1"]
