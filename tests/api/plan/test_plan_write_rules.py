@@ -6,7 +6,7 @@ of indicerend and coördinerend zorgverlener."""
 
 from __future__ import annotations
 
-import copy
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -21,8 +21,11 @@ from tests.api.plan.world import (
     role,
     volmacht,
 )
+from zorgleefplan.access.principal import DEVELOPMENT
 from zorgleefplan.errors import InvalidResource
+from zorgleefplan.fhir.repository import Repository
 from zorgleefplan.plan import codes
+from zorgleefplan.store.model import AccessConstraint
 
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}
 
@@ -254,15 +257,25 @@ async def test_the_client_or_their_proxy_designates(world: PlanWorld) -> None:
 async def test_an_unrelated_change_of_a_team_is_not_checked_against_the_others(
     world: PlanWorld,
 ) -> None:
-    # A legacy team with an overlapping regiebehandelaar, stored before the rule (seeded raw).
-    team = care_team(regie("PractitionerRole/pr-c"), id_="team-oud")
-    stored = copy.deepcopy(team)
-    await world.put({**stored, "status": "proposed"})
-    # Adding a mantelzorger to team-p1 is not refused for it.
-    mantelzorger = {"role": role(codes.MANTELZORGER), "member": ref("RelatedPerson/vm1")}
-    r = await world.put_as(
-        care_team(regie("PractitionerRole/pr-a"), mantelzorger), world.client_p1()
+    # A second active team with an overlapping regiebehandelaar, stored before the rules
+    # existed (seeded without them).
+    before_rules = Repository(
+        replace(world.repo.services, write_rules=()), DEVELOPMENT, AccessConstraint.unrestricted()
     )
+    legacy = care_team(regie("PractitionerRole/pr-c"), id_="team-oud")
+    await before_rules.update("CareTeam", "team-oud", legacy)
+    client = world.client_p1()
+    # Adding a mantelzorger to team-p1 is not refused for it ...
+    mantelzorger = {"role": role(codes.MANTELZORGER), "member": ref("RelatedPerson/vm1")}
+    r = await world.put_as(care_team(regie("PractitionerRole/pr-a"), mantelzorger), client)
+    assert r.status_code == 200, r.text
+    # ... but changing a designation in either team is checked against the other.
+    later = care_team(regie("PractitionerRole/pr-a", {"start": "2021-01-01"}), mantelzorger)
+    await refused(await world.put_as(later, client), 422, "CareTeam.participant[0]")
+    ended = care_team(regie("PractitionerRole/pr-c", {"start": "2020-01-01", "end": "2020-06-30"}))
+    r = await world.put_as({**ended, "id": "team-oud"}, client)
+    await refused(r, 422, "CareTeam.participant[0]")
+    r = await world.put_as({**legacy, "status": "inactive"}, client)
     assert r.status_code == 200, r.text
 
 
