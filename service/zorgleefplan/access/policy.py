@@ -2,10 +2,11 @@
 
 ``AccessPolicy.decide`` finds the clients whose plans can concern the principal, loads the
 resources that govern access to those plans (Consent, CareTeam, RelatedPerson) in one query
-(and, for a professional or backend, the handover and complaint Tasks they own), and asks the pure engine (:mod:`zorgleefplan.access.engine`) per client. The union of the read
-grants becomes the request's :class:`AccessConstraint`, which the store applies inside every
-query; the loaded facts stay on the decision so that each write is decided without another
-query. Nothing is cached across requests: a Consent change counts from the next request.
+(and, for a professional or backend, the handover and complaint Tasks they own), and asks the
+pure engine (:mod:`zorgleefplan.access.engine`) per client. The union of the read grants
+becomes the request's :class:`AccessConstraint`, which the store applies inside every query; the
+loaded facts stay on the decision so that each write is decided without another query. Nothing
+is cached across requests: a Consent change counts from the next request.
 
 Which plans can concern a principal:
 * a client: their own; a volmacht holder or representative: the client in the token's context;
