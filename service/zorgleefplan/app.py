@@ -23,6 +23,7 @@ from zorgleefplan.config import Settings
 from zorgleefplan.fhir import api as fhir_api
 from zorgleefplan.fhir.bundled import install_bundled
 from zorgleefplan.fhir.outcome import install_error_handlers
+from zorgleefplan.fhir.plan_rules import PLAN_RULES
 from zorgleefplan.fhir.repository import FhirServices
 from zorgleefplan.fhir.search.extract import IndexExtractor
 from zorgleefplan.fhir.search.parameters import default_registry
@@ -48,6 +49,7 @@ async def open_services(settings: Settings) -> FhirServices:
             store, emergency_window=timedelta(minutes=settings.break_glass_minutes)
         ),
         started=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        write_rules=PLAN_RULES,
     )
     try:
         await install_bundled(services)  # the definitions the operations need (fhir/bundled.py)

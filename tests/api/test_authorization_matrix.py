@@ -413,7 +413,12 @@ async def build(w: World) -> None:
             "status": "active",
             "subject": ref("Patient/p1"),
             "participant": [
-                {"role": [regie], "member": ref("PractitionerRole/pr-regie"), "period": NOW_PERIOD},
+                {
+                    "role": [regie],
+                    "member": ref("PractitionerRole/pr-regie"),
+                    # after pr-regie-old: a client has one regiebehandelaar at a time
+                    "period": NOW_PERIOD | {"start": "2021-01-02T00:00:00Z"},
+                },
                 {
                     "role": [regie],
                     "member": ref("PractitionerRole/pr-regie-old"),

@@ -51,3 +51,8 @@ LEGAL_CARE_ROLES = frozenset({CURATOR, MENTOR, WETTELIJK_VERTEGENWOORDIGER})
 # CareTeam.participant.role: the project's own roles (defined with the plan's vocabulary)
 ZLP_ROLE_SYSTEM = plan_codes.ROLE_SYSTEM
 REGIEBEHANDELAAR = plan_codes.REGIEBEHANDELAAR
+
+# Task.code of the workflow Tasks whose owner may read and update them (a handover addressed to
+# the receiving professional, a complaint forwarded to a provider)
+WORKFLOW_TASK_SYSTEM = plan_codes.TASK_SYSTEM
+ADDRESSED_TASK_CODES = frozenset({plan_codes.REGIEBEHANDELAAR_OVERDRACHT, plan_codes.KLACHT})

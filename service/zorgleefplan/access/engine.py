@@ -48,6 +48,14 @@ Who gets what (issue 4; choices where it is silent are marked *choice*):
   Consents; standing write of CarePlan (create, update) and Task (create, update, assign). Bounded
   only by deny provisions that **name** the actor (directly, through their organisation or a care
   team they are in), not by a general opt-out: the designation is itself the client's decision.
+  Who designates (the client or their proxy, or an accepted handover) follows from the CareTeam
+  rule below and is stated again, with the handover, in ``plan/care_team.py``.
+* **Addressee of a workflow Task**: the owner (Practitioner, PractitionerRole, or Organization:
+  its practitioners and backends) of a regiebehandelaar handover or complaint Task
+  (``zorgleefplan-taak``) of this client reads and updates that one Task — the professional
+  asked to take over as regiebehandelaar, the provider a complaint is forwarded to — and nothing
+  else of the plan; what they may change in it is the plan's rule (``plan/handover.py``,
+  ``plan/complaint.py``). Bounded, like the regiebehandelaar, by deny provisions naming them.
 * **Writes by a professional** also need ownership: a CarePlan only as regiebehandelaar, as its
   author, or when the change touches only activities they perform
   (:func:`careplan_change_within_own_activities`); a Task only as regiebehandelaar or when they
@@ -97,7 +105,13 @@ from zorgleefplan.access.principal import Principal
 from zorgleefplan.store.model import AccessConstraint, Grant
 
 BasisKind = Literal[
-    "own-plan", "volmacht", "representative", "consent", "regiebehandelaar", "break-the-glass"
+    "own-plan",
+    "volmacht",
+    "representative",
+    "consent",
+    "regiebehandelaar",
+    "addressed-task",
+    "break-the-glass",
 ]
 WriteAction = Literal["create", "update", "delete"]
 Pair = tuple[str, str]
@@ -350,6 +364,15 @@ def _regie_designations(actor: _Actor, facts: ClientFacts, now: datetime) -> tup
     return tuple(found)
 
 
+def _addressed(actor: _Actor, facts: ClientFacts) -> frozenset[Pair]:
+    """The client's handover and complaint Tasks owned by the actor."""
+    return frozenset(
+        ("Task", t.id)
+        for t in facts.tasks
+        if t.owner in actor.refs and t.subject == facts.patient_reference
+    )
+
+
 def _is_client(principal: Principal, facts: ClientFacts) -> bool:
     if principal.kind != "patient":
         return False
@@ -362,7 +385,7 @@ def _is_client(principal: Principal, facts: ClientFacts) -> bool:
     return patient == facts.patient
 
 
-def _is_volmacht(consent: Consent, facts: ClientFacts, holder: str | None, now: datetime) -> bool:
+def is_volmacht(consent: Consent, facts: ClientFacts, holder: str | None, now: datetime) -> bool:
     """An active volmacht Consent of this client (naming ``holder`` when given)."""
     p = consent.provision
     if (
@@ -408,7 +431,7 @@ def people_to_notify(facts: ClientFacts, now: datetime) -> tuple[str, ...]:
             if p.member is not None and p.period.covers(now) and _is_regie_role(p.roles)
         ]
     for consent in facts.consents:
-        if consent.provision is not None and _is_volmacht(consent, facts, None, now):
+        if consent.provision is not None and is_volmacht(consent, facts, None, now):
             found += [
                 a.reference
                 for a in consent.provision.actors
@@ -452,7 +475,7 @@ def _proxy_basis(principal: Principal, facts: ClientFacts, now: datetime) -> tup
     out = [
         Basis("volmacht", c.reference, "provision")
         for c in facts.consents
-        if _is_volmacht(c, facts, me, now)
+        if is_volmacht(c, facts, me, now)
     ]
     if person.active is True and any(
         c.system == codes.CONTACT_ROLE_SYSTEM and c.code in codes.LEGAL_CARE_ROLES
@@ -667,9 +690,11 @@ def decide_read(
     emergency = emergency_purpose and principal.kind == "practitioner"
     purposes = _purposes(purpose_of_use, emergency)
     regie = _regie_designations(actor, facts, now)
+    addressed = _addressed(actor, facts)
     if (
         not regie
         and not emergency
+        and not addressed
         and not any(
             c.status == "active" and (not c.valid or c.has_scope(codes.SCOPE_PRIVACY))
             for c in facts.consents
@@ -691,6 +716,12 @@ def decide_read(
             if not standing.empty():
                 result.add(standing)
                 basis.extend(Basis("regiebehandelaar", ref) for ref in regie)
+        if addressed:
+            mine = _Region.of(frozenset({"Task"}), addressed)
+            mine.subtract(ev.named_denies)
+            if not mine.empty():
+                result.add(mine)
+                basis.extend(Basis("addressed-task", f"{t}/{i}") for t, i in sorted(mine.instances))
     flagged = False
     if emergency:
         glass = _Region.of(config.emergency_types, None)
@@ -796,7 +827,7 @@ def _renounces(
     if current is None:
         return False
     parsed = parse_consent(current)
-    if parsed is None or not _is_volmacht(parsed, facts, me, now):
+    if parsed is None or not is_volmacht(parsed, facts, me, now):
         return False
     ignored = ("status", "meta", "text")
     same = {k: v for k, v in current.items() if k not in ignored} == {
@@ -868,6 +899,19 @@ def decide_write(
         return WriteDecision(
             True, tuple(Basis("regiebehandelaar", ref) for ref in regie), "regiebehandelaar"
         )
+    if (
+        type_ == "Task"
+        and action == "update"
+        and id_ is not None
+        and ("Task", id_) in _addressed(actor, facts)
+        and _names_any(resource, ("owner",), actor.refs)
+    ):
+        mine = _Region.of(frozenset({"Task"}), frozenset({("Task", id_)}))
+        mine.subtract(ev.named_denies)
+        if mine.contains("Task", id_):
+            return WriteDecision(
+                True, (Basis("addressed-task", f"Task/{id_}"),), "a task addressed to you"
+            )
     if not by_consent:
         return _deny(_NOT_PERMITTED, (b for b in ev.basis if b.effect == "deny"))
     basis = tuple(b for b in ev.basis)

@@ -1,7 +1,8 @@
 """The client's own resources that govern access, read into small frozen dataclasses.
 
 The policy engine (``engine.py``) decides from these facts only; whoever loads them from the
-store calls :func:`client_facts` with the client's Consent, CareTeam and RelatedPerson JSON.
+store calls :func:`client_facts` with the client's Consent, CareTeam and RelatedPerson JSON (and
+the handover and complaint Tasks addressed to the principal asking).
 
 Parsing never raises. How a broken resource is read follows one principle: **what we cannot
 read grants nothing**. A Consent with any unreadable part (a period that is not a FHIR date, a
@@ -429,6 +430,44 @@ def parse_related_person(resource: object) -> RelatedPerson | None:
         return None
 
 
+# --------------------------------------------------------------------------- Task
+
+
+@dataclass(frozen=True, slots=True)
+class AddressedTask:
+    """A workflow Task of the plan addressed to its owner, who may stand outside the care team:
+    a regiebehandelaar handover (owner: the professional asked to take over) or a complaint
+    (a forwarded part is owned by the provider that handles it). Its owner may read and update
+    that one Task, nothing else (see engine.py)."""
+
+    id: str
+    owner: str | None  # normalized "Type/id"
+    subject: str | None  # normalized "Patient/id" (Task.for)
+
+    @property
+    def reference(self) -> str:
+        return f"Task/{self.id}"
+
+
+def parse_addressed_task(resource: object) -> AddressedTask | None:
+    """A handover or complaint Task, or None for any other Task or one that cannot be read."""
+    if not isinstance(resource, Mapping) or resource.get("resourceType") != "Task":
+        return None
+    id_ = resource.get("id")
+    if not isinstance(id_, str) or not id_:
+        return None
+    try:
+        if not any(
+            c.system == codes.WORKFLOW_TASK_SYSTEM and c.code in codes.ADDRESSED_TASK_CODES
+            for c in _codings(resource.get("code"))
+        ):
+            return None
+        owner, subject = _reference(resource.get("owner")), _reference(resource.get("for"))
+        return AddressedTask(id_, owner, subject)
+    except (Unreadable, KeyError, TypeError):
+        return None
+
+
 # --------------------------------------------------------------------------- the client
 
 
@@ -441,6 +480,7 @@ class ClientFacts:
     consents: tuple[Consent, ...] = ()
     care_teams: tuple[CareTeam, ...] = ()
     related_persons: tuple[RelatedPerson, ...] = ()
+    tasks: tuple[AddressedTask, ...] = ()  # those addressed to the principal asking
 
     @property
     def patient_reference(self) -> str:
@@ -452,6 +492,7 @@ def client_facts(
     consents: Iterable[object] = (),
     care_teams: Iterable[object] = (),
     related_persons: Iterable[object] = (),
+    tasks: Iterable[object] = (),
 ) -> ClientFacts:
     """Parse the client's governing resources (JSON dicts) into :class:`ClientFacts`."""
     return ClientFacts(
@@ -459,4 +500,5 @@ def client_facts(
         tuple(c for c in map(parse_consent, consents) if c is not None),
         tuple(t for t in map(parse_care_team, care_teams) if t is not None),
         tuple(r for r in map(parse_related_person, related_persons) if r is not None),
+        tuple(t for t in map(parse_addressed_task, tasks) if t is not None),
     )

@@ -1,17 +1,19 @@
 """Who may see and change what, for one request: the consent engine applied to the store.
 
 ``AccessPolicy.decide`` finds the clients whose plans can concern the principal, loads the
-resources that govern access to those plans (Consent, CareTeam, RelatedPerson) in one query,
-and asks the pure engine (:mod:`zorgleefplan.access.engine`) per client. The union of the read
-grants becomes the request's :class:`AccessConstraint`, which the store applies inside every
-query; the loaded facts stay on the decision so that each write is decided without another
-query. Nothing is cached across requests: a Consent change counts from the next request.
+resources that govern access to those plans (Consent, CareTeam, RelatedPerson) in one query
+(and, for a professional or backend, the handover and complaint Tasks they own), and asks the
+pure engine (:mod:`zorgleefplan.access.engine`) per client. The union of the read grants
+becomes the request's :class:`AccessConstraint`, which the store applies inside every query; the
+loaded facts stay on the decision so that each write is decided without another query. Nothing
+is cached across requests: a Consent change counts from the next request.
 
 Which plans can concern a principal:
 * a client: their own; a volmacht holder or representative: the client in the token's context;
 * a professional or backend: the plans whose Consents name them (their PractitionerRole, the
   Practitioner behind it, their Organization; nested provisions included, through the project
-  search parameter ``Consent.provision-actor``) and the plans whose CareTeam they take part in;
+  search parameter ``Consent.provision-actor``), the plans whose CareTeam they take part in, and
+  the plans with a handover or complaint Task addressed to them (its owner);
 * break-the-glass: a practitioner who names a client with a reason (``emergency_patient``), and
   the clients for whom they opened emergency access within the window (the server records each
   opening as a Communication to the client, see fhir/break_glass.py; that record is the window).
@@ -28,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from zorgleefplan.access import codes
 from zorgleefplan.access.engine import (
     DEFAULT_CONFIG,
     Basis,
@@ -157,14 +160,17 @@ class AccessPolicy:
         if principal.kind == "anonymous":
             return AccessDecision(principal, AccessConstraint(grants=()), now=now)
         acting_as = await self._acting_as(principal)
-        clients = await self._clients(principal, acting_as)
+        matches = _principal_matches(principal, acting_as)
+        clients = await self._clients(principal, matches)
+        addressed = await self._addressed_tasks(matches)
+        clients |= {row.compartment for row in addressed if row.compartment}
         open_emergencies = await self._open_emergencies(principal, now)
         emergencies = open_emergencies | ({emergency_patient} if emergency_patient else set())
         clients |= emergencies
         if principal.kind == "patient":  # their own plan needs no Consent to decide
             facts = {principal.patient: ClientFacts(principal.patient)} if principal.patient else {}
         else:
-            facts = await self._facts(clients)
+            facts = await self._facts(clients, addressed)
         reads = {
             client: decide_read(
                 principal,
@@ -218,13 +224,9 @@ class AccessPolicy:
         reference = practitioner.get("reference") if isinstance(practitioner, dict) else None
         return (reference,) if isinstance(reference, str) else ()
 
-    async def _clients(self, principal: Principal, acting_as: Sequence[str]) -> set[str]:
+    async def _clients(self, principal: Principal, matches: tuple[ReferenceMatch, ...]) -> set[str]:
         if principal.kind in ("patient", "related-person"):
             return {principal.patient} if principal.patient else set()
-        if principal.kind not in ("practitioner", "system"):
-            return set()
-        refs = [r for r in (principal.fhir_user, principal.organization, *acting_as) if r]
-        matches = tuple(_reference_match(r) for r in refs)
         clients: set[str] = set()
         if not matches:
             return clients
@@ -234,20 +236,38 @@ class AccessPolicy:
         clients.discard(None)  # type: ignore[arg-type]
         return clients
 
-    async def _facts(self, clients: Iterable[str]) -> dict[str, ClientFacts]:
-        """The governing resources of each client's compartment, in one query."""
+    async def _addressed_tasks(self, matches: tuple[ReferenceMatch, ...]) -> list[StoredVersion]:
+        """The handover and complaint Tasks the principal owns, in every plan."""
+        if not matches:
+            return []
+        workflow = tuple(
+            TokenMatch(codes.WORKFLOW_TASK_SYSTEM, code) for code in codes.ADDRESSED_TASK_CODES
+        )
+        query = SearchQuery(
+            ("Task",),
+            (ReferenceCriterion("owner", matches), TokenCriterion("code", workflow)),
+        )
+        return await self._all(query, _UNRESTRICTED)
+
+    async def _facts(
+        self, clients: Iterable[str], tasks: Iterable[StoredVersion] = ()
+    ) -> dict[str, ClientFacts]:
+        """The governing resources of each client's compartment, in one query; ``tasks`` are
+        the workflow Tasks addressed to the principal."""
         wanted = frozenset(clients)
         if not wanted:
             return {}
         access = AccessConstraint(grants=(Grant(compartments=wanted, include_shared=False),))
         found: dict[str, dict[str, list[Any]]] = {
-            c: {t: [] for t in GOVERNING_TYPES} for c in wanted
+            c: {t: [] for t in (*GOVERNING_TYPES, "Task")} for c in wanted
         }
-        for row in await self._all(SearchQuery(GOVERNING_TYPES), access):
+        for row in (*await self._all(SearchQuery(GOVERNING_TYPES), access), *tasks):
             if row.compartment in found and row.body is not None:
                 found[row.compartment][row.type].append(orjson.loads(row.body))
         return {
-            client: client_facts(client, by["Consent"], by["CareTeam"], by["RelatedPerson"])
+            client: client_facts(
+                client, by["Consent"], by["CareTeam"], by["RelatedPerson"], by["Task"]
+            )
             for client, by in found.items()
         }
 
@@ -260,6 +280,17 @@ class AccessPolicy:
             if page.next_after is None:
                 return rows
             after = page.next_after
+
+
+def _principal_matches(
+    principal: Principal, acting_as: Sequence[str]
+) -> tuple[ReferenceMatch, ...]:
+    """Whom a plan can name to concern a professional or backend (a client or proxy is
+    concerned by the plan in their token's context only)."""
+    if principal.kind not in ("practitioner", "system"):
+        return ()
+    refs = [r for r in (principal.fhir_user, principal.organization, *acting_as) if r]
+    return tuple(_reference_match(r) for r in refs)
 
 
 def _reference_match(reference: str) -> ReferenceMatch:

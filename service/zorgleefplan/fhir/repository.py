@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from zorgleefplan.access.engine import WriteAction
+from zorgleefplan.access.facts import normalize_reference
 from zorgleefplan.access.policy import AccessDecision, AccessPolicy
 from zorgleefplan.access.principal import Principal
 from zorgleefplan.config import Settings
@@ -247,6 +248,39 @@ class Repository:
         assert self._tx is not None, "only a repository bound to a transaction writes"
         return self._tx
 
+    def as_server(self) -> Repository:
+        """This transaction's repository for a change the server makes as the consequence of
+        the principal's (a write rule's follow-up, such as applying an accepted handover):
+        unrestricted, the write rules still run, and its Provenance names the principal."""
+        return Repository(
+            self.services,
+            self.principal,
+            AccessConstraint.unrestricted(),
+            self.tx,
+            self._reference_paths,
+            decision=AccessDecision.unrestricted(self.principal),
+        )
+
+    async def record(self, resource: dict[str, Any], compartment: str | None) -> StoredVersion:
+        """Store a record the server makes itself (the Provenance of a domain event) in this
+        transaction and in ``compartment``: validated and indexed like any resource, without
+        an access decision, write rules or a Provenance of its own."""
+        tx = self.tx
+        prepared = self._prepare(resource, resource["resourceType"], new_id())
+        stamped = prepared.resource
+        stamped["meta"]["lastUpdated"] = instant(tx.timestamp)
+        return await tx.write(
+            NewVersion(
+                stamped["resourceType"],
+                stamped["id"],
+                1,
+                "POST",
+                orjson.dumps(stamped),
+                compartment,
+                prepared.index,
+            )
+        )
+
     async def _apply_rules(
         self, resource: dict[str, Any] | None, current: StoredVersion | None
     ) -> None:
@@ -308,11 +342,14 @@ class Repository:
         for key, path in prepared.references.items():
             self._reference_paths.setdefault(key, path)
         # The client the resource belongs to is known to exist for anyone allowed to write in
-        # their plan (checked above); every other target must be visible to the writer.
+        # their plan (checked above); every other target must be visible to the writer, unless
+        # the current version already held it: keeping a reference someone else made tells the
+        # writer nothing (the owner of a Task addressed to them sees nothing else of the plan).
         anchor = ("Patient", prepared.compartment)
         if anchor in prepared.references:
             tx.require([anchor], AccessConstraint.unrestricted())
-        others = [key for key in prepared.references if key != anchor]
+        kept = _references_in(_json(current)) if existing else set()
+        others = [key for key in prepared.references if key != anchor and key not in kept]
         if others:
             tx.require(others, self.access)
         stored = await tx.write(
@@ -354,6 +391,24 @@ class Repository:
                 self.services.extractor.extract(resource),
             )
         )
+
+
+def _references_in(value: object) -> set[tuple[str, str]]:
+    """The relative references (``Type/id``, as stored) anywhere in a resource, as (type, id)."""
+    found: set[tuple[str, str]] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            literal = item.get("reference")
+            ref = normalize_reference(literal)
+            if ref is not None and isinstance(literal, str) and ":" not in literal:
+                type_, _, id_ = ref.partition("/")
+                found.add((type_, id_))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def _json(stored: StoredVersion | None) -> dict[str, Any] | None:

@@ -92,10 +92,20 @@ ROLE_EXCEPTION_REASON_SYSTEM = code_system("rolcombinatie-reden")
 VERZOEK_CLIENT = "verzoek-client"  # on the client's explicit request
 GEEN_ANDERE_ZORGVERLENER = "geen-andere-zorgverlener"  # nobody else involved or available
 
+# The two sides of a regiebehandelaar handover (Task.input.type, Provenance.agent.role)
+HANDOVER_PARTY_SYSTEM = code_system("overdracht-partij")
+OVERDRAGEND = "overdragend"  # the regiebehandelaar who hands over (A)
+ONTVANGEND = "ontvangend"  # the professional who takes over (B)
+
 # Extensions
 EXT_PLAN_ITEM_KIND = structure_definition("plan-item-soort")  # on CarePlan.activity
-EXT_VOLMACHT = structure_definition("volmacht")  # on CarePlan: exists? + Reference(Consent)
+EXT_VOLMACHT = structure_definition("volmacht")  # on CarePlan: aanwezig + Reference(Consent)
+VOLMACHT_AANWEZIG = "aanwezig"  # sub-extension, valueBoolean 1..1: whether a volmacht exists
+VOLMACHT_CONSENT = "consent"  # sub-extension, valueReference(Consent) 0..*: the volmacht(en)
 EXT_ROLE_EXCEPTION = structure_definition("rolcombinatie-uitzondering")  # on CareTeam
+ROLE_EXCEPTION_REDEN = "reden"  # sub-extension, valueCodeableConcept 1..1 (rolcombinatie-reden)
+ROLE_EXCEPTION_LEREND_NETWERK = "lerendNetwerk"  # valueBoolean 1..1, must be true (§2.2.3)
+ROLE_EXCEPTION_TOELICHTING = "toelichting"  # valueString 0..1: the circumstances
 # A party in a task: on PlanDefinition.action.participant (verantwoordelijkheid, toelichting) and
 # on Task (also rol and partij, the Organization filling the role)
 EXT_PARTY = structure_definition("betrokken-partij")

@@ -20,6 +20,7 @@ from zorgleefplan.access.engine import (
 )
 from zorgleefplan.access.facts import ClientFacts, client_facts
 from zorgleefplan.access.principal import Principal
+from zorgleefplan.plan import codes as plan_codes
 from zorgleefplan.store.model import AccessConstraint
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -160,6 +161,28 @@ CONSENT_STATES: dict[str, list[dict]] = {
 }
 
 
+def workflow_task(id_: str, code: str, owner: str, client: str = CLIENT) -> dict[str, Any]:
+    return {
+        "resourceType": "Task",
+        "id": id_,
+        "status": "requested",
+        "intent": "order",
+        "code": _cc(plan_codes.TASK_SYSTEM, code),
+        "for": _ref(f"Patient/{client}"),
+        "owner": _ref(owner),
+    }
+
+
+# A handover addressed to a professional outside the care team, a complaint forwarded to a
+# provider organisation, and Tasks that give their owner nothing (another code, another client).
+TASKS = [
+    workflow_task("task-1", plan_codes.REGIEBEHANDELAAR_OVERDRACHT, "PractitionerRole/ontvanger"),
+    workflow_task("klacht-deel", plan_codes.KLACHT, "Organization/o6"),
+    workflow_task("plaatsing", plan_codes.WLZ_PLAATSING, "Organization/o6"),
+    workflow_task("elders", plan_codes.KLACHT, "Organization/o6", client="p2"),
+]
+
+
 def facts_for(state: str, extra: list[dict] | None = None) -> ClientFacts:
     return client_facts(
         CLIENT,
@@ -183,6 +206,7 @@ def facts_for(state: str, extra: list[dict] | None = None) -> ClientFacts:
             related_person("rp-bewind", codes.BEWINDVOERDER),
             related_person("rp-mentor-inactive", codes.MENTOR, active=False),
         ],
+        tasks=TASKS,
     )
 
 
@@ -216,6 +240,7 @@ PRINCIPALS: dict[str, Principal] = {
     "backend-other-org": Principal("system", "ehr-9", organization="Organization/o9"),
     "break-the-glass": _pr("er", org="Organization/o5"),
     "backend-break-the-glass": Principal("system", "ehr-5", organization="Organization/o5"),
+    "handover-receiver": _pr("ontvanger", org="Organization/o8"),
 }
 EMERGENCY = {"break-the-glass", "backend-break-the-glass"}
 PROXIES = {"volmacht", "mentor", "curator", "wettelijk-vertegenwoordiger"}
@@ -244,6 +269,8 @@ def expected(who: str, state: str, type_: str, action: str) -> bool:
         return True
     if who in PROXIES:
         return not (type_ == "Patient" and action == "delete")
+    if who == "handover-receiver":  # the Task addressed to them (task-1), read and update only
+        return type_ == "Task" and action in ("read", "update")
     if who not in ("regiebehandelaar", "team-member", "backend", "break-the-glass"):
         return False
     named = state == "deny-named"
@@ -688,3 +715,64 @@ def test_a_representative_who_also_holds_the_volmacht_erases_as_representative()
     assert decision.allowed and [b.kind for b in decision.basis] == ["representative"]
     # With another client in context the registration here counts for nothing.
     assert not decide_erasure(_rp("rp-mentor", patient="p2"), facts, NOW).allowed
+
+
+# --------------------------------------------------------------------------- addressed Tasks
+
+
+def test_the_owner_of_a_forwarded_complaint_reads_and_updates_that_task_only() -> None:
+    facts = facts_for("none")
+    provider = _pr("zorg", org="Organization/o6")
+    backend = Principal("system", "ehr-6", organization="Organization/o6")
+    for who in (provider, backend):
+        read = decide_read(who, facts, NOW)
+        assert read.allows("Task", "klacht-deel")
+        assert not read.allows("Task", "plaatsing")  # another code gives nothing
+        assert not read.allows("Task", "task-1") and not read.allows("CarePlan", "plan-1")
+        assert [b.kind for b in read.basis] == ["addressed-task"]
+        assert not AccessConstraint(read.grants).allows("Task", "elders", "p2")
+        task = workflow_task("klacht-deel", plan_codes.KLACHT, "Organization/o6")
+
+        def write(
+            action: str, new: dict, who: Principal = who, task: dict[str, Any] = task
+        ) -> bool:
+            return decide_write(
+                who,
+                facts,
+                NOW,
+                action=action,  # type: ignore[arg-type]
+                resource=new,
+                current=task,
+            ).allowed
+
+        assert write("update", {**task, "status": "in-progress"})
+        assert not write("update", {**task, "owner": _ref("Organization/o9")})  # not handed on
+        assert not write("delete", task)
+        assert not decide_write(
+            who, facts, NOW, action="create", resource={**task, "id": "nieuw"}
+        ).allowed
+        other = workflow_task("plaatsing", plan_codes.WLZ_PLAATSING, "Organization/o6")
+        assert not decide_write(
+            who, facts, NOW, action="update", resource=other, current=other
+        ).allowed
+
+
+def test_a_deny_naming_the_addressee_or_an_unreadable_deny_withholds_the_task() -> None:
+    receiver = PRINCIPALS["handover-receiver"]
+    assert decide_read(receiver, facts_for("none"), NOW).allows("Task", "task-1")
+    named = access_consent(
+        "nee", type_="deny", actors=("PractitionerRole/ontvanger",), classes=None, actions=()
+    )
+    assert not decide_read(receiver, facts_for("none", [named]), NOW).allowed
+    task = workflow_task(
+        "task-1", plan_codes.REGIEBEHANDELAAR_OVERDRACHT, "PractitionerRole/ontvanger"
+    )
+    assert not decide_write(
+        receiver, facts_for("none", [named]), NOW, action="update", resource=task, current=task
+    ).allowed
+    broken = access_consent("broken", type_="deny", actors=("PractitionerRole/x",))
+    broken["provision"]["period"] = {"start": "binnenkort"}
+    assert not decide_read(receiver, facts_for("none", [broken]), NOW).allowed
+    # A general opt-out that does not name them leaves the Task addressed to them readable.
+    opt_out = access_consent("opt-out", type_="deny", actors=(), classes=None, actions=())
+    assert decide_read(receiver, facts_for("none", [opt_out]), NOW).allows("Task", "task-1")

@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 
 from zorgleefplan.access import codes
 from zorgleefplan.access.facts import (
+    AddressedTask,
     Coding,
     client_facts,
     normalize_reference,
+    parse_addressed_task,
     parse_care_team,
     parse_consent,
     parse_instant_range,
@@ -295,3 +297,27 @@ def test_any_consent_shape_parses_without_raising(
     )
     assert care is None or care.id == "t"
     assert person is None or person.id == "r"
+
+
+def test_handover_and_complaint_tasks_are_read_for_their_owner() -> None:
+    def task(code: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "resourceType": "Task",
+            "id": "t1",
+            "code": {"coding": [{"system": codes.WORKFLOW_TASK_SYSTEM, "code": code}]},
+            "for": {"reference": "Patient/p1"},
+            "owner": {"reference": "https://zorgleefplan.example/fhir/Organization/o6"},
+            **extra,
+        }
+
+    handover = parse_addressed_task(task("regiebehandelaar-overdracht"))
+    assert handover == AddressedTask("t1", "Organization/o6", "Patient/p1")
+    assert handover.reference == "Task/t1"
+    assert parse_addressed_task(task("klacht")) is not None
+    # Any other Task, or one that cannot be read, is nobody's business here.
+    assert parse_addressed_task(task("wlz-plaatsing")) is None
+    assert parse_addressed_task({**task("klacht"), "code": {"coding": "klacht"}}) is None
+    assert parse_addressed_task(task("klacht", owner="Organization/o6")) is None
+    assert parse_addressed_task({**task("klacht"), "id": None}) is None
+    facts = client_facts("p1", tasks=[task("klacht"), task("wlz-plaatsing"), "geen taak"])
+    assert [t.id for t in facts.tasks] == ["t1"]
