@@ -284,7 +284,7 @@ class _Actor:
     teams: frozenset[str]  # the client's CareTeams the actor is an active member of
 
 
-def _team_active(team: CareTeam, facts: ClientFacts, now: datetime) -> bool:
+def team_active(team: CareTeam, facts: ClientFacts, now: datetime) -> bool:
     return (
         team.status in (None, "active")
         and team.subject == facts.patient_reference
@@ -304,7 +304,7 @@ def _actor(
         refs.add(organization)
     teams = set()
     for team in facts.care_teams:
-        if not _team_active(team, facts, now):
+        if not team_active(team, facts, now):
             continue
         for p in team.participants:
             if (
@@ -322,7 +322,7 @@ def _actor(
 def _regie_designations(actor: _Actor, facts: ClientFacts, now: datetime) -> tuple[str, ...]:
     found = []
     for team in facts.care_teams:
-        if not _team_active(team, facts, now):
+        if not team_active(team, facts, now):
             continue
         for p in team.participants:
             if (
@@ -354,7 +354,7 @@ def _is_client(principal: Principal, facts: ClientFacts) -> bool:
     return patient == facts.patient
 
 
-def _is_volmacht(consent: Consent, facts: ClientFacts, holder: str | None, now: datetime) -> bool:
+def is_volmacht(consent: Consent, facts: ClientFacts, holder: str | None, now: datetime) -> bool:
     """An active volmacht Consent of this client (naming ``holder`` when given)."""
     p = consent.provision
     if (
@@ -392,7 +392,7 @@ def people_to_notify(facts: ClientFacts, now: datetime) -> tuple[str, ...]:
     now = _now(now)
     found = [facts.patient_reference]
     for team in facts.care_teams:
-        if not _team_active(team, facts, now):
+        if not team_active(team, facts, now):
             continue
         found += [
             p.member
@@ -400,7 +400,7 @@ def people_to_notify(facts: ClientFacts, now: datetime) -> tuple[str, ...]:
             if p.member is not None and p.period.covers(now) and _is_regie_role(p.roles)
         ]
     for consent in facts.consents:
-        if consent.provision is not None and _is_volmacht(consent, facts, None, now):
+        if consent.provision is not None and is_volmacht(consent, facts, None, now):
             found += [
                 a.reference
                 for a in consent.provision.actors
@@ -444,7 +444,7 @@ def _proxy_basis(principal: Principal, facts: ClientFacts, now: datetime) -> tup
     out = [
         Basis("volmacht", c.reference, "provision")
         for c in facts.consents
-        if _is_volmacht(c, facts, me, now)
+        if is_volmacht(c, facts, me, now)
     ]
     if person.active is True and any(
         c.system == codes.CONTACT_ROLE_SYSTEM and c.code in codes.LEGAL_CARE_ROLES
@@ -788,7 +788,7 @@ def _renounces(
     if current is None:
         return False
     parsed = parse_consent(current)
-    if parsed is None or not _is_volmacht(parsed, facts, me, now):
+    if parsed is None or not is_volmacht(parsed, facts, me, now):
         return False
     ignored = ("status", "meta", "text")
     same = {k: v for k, v in current.items() if k not in ignored} == {

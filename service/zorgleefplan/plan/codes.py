@@ -17,6 +17,10 @@ def structure_definition(name: str) -> str:
     return f"{CANONICAL_BASE}/StructureDefinition/{name}"
 
 
+def operation_definition(name: str) -> str:
+    return f"{CANONICAL_BASE}/OperationDefinition/{name}"
+
+
 # Roles in the care network (CareTeam.participant.role, Task owner roles)
 ROLE_SYSTEM = code_system("zorgleefplan-rol")
 REGIEBEHANDELAAR = "regiebehandelaar"
@@ -49,6 +53,9 @@ EVALUATIEMOMENT = "evaluatiemoment"  # evaluation / reflection moment
 CRISISAFSPRAAK = "crisisafspraak"  # crisis agreement
 WAARNEMING = "waarneming"  # substitution during absence
 MANTELZORGTAAK = "mantelzorgtaak"  # task taken on by an informal carer
+# Who is responsible for one plan item (extension on CarePlan.activity and Task, valueReference;
+# seed 003 §2.2.2 c: "wie verantwoordelijk is voor de verschillende onderdelen van de zorg")
+EXT_RESPONSIBLE = structure_definition("verantwoordelijke")
 
 # Workflow tasks of the plan (Task.code)
 TASK_SYSTEM = code_system("zorgleefplan-taak")
@@ -56,7 +63,22 @@ REGIEBEHANDELAAR_OVERDRACHT = "regiebehandelaar-overdracht"  # handover from A t
 KLACHT = "klacht"  # a client's complaint, handled via the regiebehandelaar
 WLZ_PLAATSING = "wlz-plaatsing"  # a step of the Wlz placement (seed 004)
 
+# The two sides of a regiebehandelaar handover (Task.input.type, Provenance.agent.role)
+HANDOVER_PARTY_SYSTEM = code_system("overdracht-partij")
+OVERDRAGEND = "overdragend"  # the regiebehandelaar who hands over (A)
+ONTVANGEND = "ontvangend"  # the professional who takes over (B)
+
+# Why one professional is both indicerend and coördinerend zorgverlener (seed 003 §2.3)
+ROLE_EXCEPTION_REASON_SYSTEM = code_system("rolcombinatie-reden")
+VERZOEK_CLIENT = "verzoek-client"  # on the client's explicit request
+GEEN_ANDERE_ZORGVERLENER = "geen-andere-zorgverlener"  # nobody else with the expertise
+
 # Extensions
 EXT_PLAN_ITEM_KIND = structure_definition("plan-item-soort")  # on CarePlan.activity
 EXT_VOLMACHT = structure_definition("volmacht")  # on CarePlan: exists? + Reference(Consent)
+VOLMACHT_AANWEZIG = "aanwezig"  # sub-extension, valueBoolean 1..1: whether a volmacht exists
+VOLMACHT_CONSENT = "consent"  # sub-extension, valueReference(Consent) 0..*: the volmacht(en)
 EXT_ROLE_EXCEPTION = structure_definition("rolcombinatie-uitzondering")  # on CareTeam
+ROLE_EXCEPTION_REDEN = "reden"  # sub-extension, valueCodeableConcept 1..1 (rolcombinatie-reden)
+ROLE_EXCEPTION_LEREND_NETWERK = "lerendNetwerk"  # valueBoolean 1..1, must be true (§2.2.3)
+ROLE_EXCEPTION_TOELICHTING = "toelichting"  # valueString 0..1: the circumstances
