@@ -133,10 +133,14 @@ def zorgplan_003() -> list[dict[str, Any]]:
     ]
 
 
+def build() -> dict[str, Any]:
+    return {"items": checklist_001() + zorgplan_003()}
+
+
 def main() -> None:
-    items = checklist_001() + zorgplan_003()
-    OUTPUT.write_bytes(orjson.dumps({"items": items}, option=orjson.OPT_INDENT_2) + b"\n")
-    print(f"wrote {len(items)} items to {OUTPUT.relative_to(ROOT)}")
+    built = build()
+    OUTPUT.write_bytes(orjson.dumps(built, option=orjson.OPT_INDENT_2) + b"\n")
+    print(f"wrote {len(built['items'])} items to {OUTPUT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

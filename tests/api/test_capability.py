@@ -132,7 +132,7 @@ async def test_every_listed_operation_works_and_no_other_is_served(
         for r in statement["rest"][0]["resource"]
         for op in r.get("operation", [])
     }
-    assert listed == {("Patient", "everything")}
+    assert listed == {("Patient", "everything"), ("CarePlan", "summary"), ("CarePlan", "checklist")}
     r = await client.put("/fhir/Patient/p1", json={"resourceType": "Patient", "id": "p1"})
     assert r.status_code == 201
     r = await client.get("/fhir/Patient/p1/$everything")

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from zorgleefplan.fhir import everything
+from zorgleefplan.fhir import everything, plan_checklist, plan_summary
 
 if TYPE_CHECKING:
     from zorgleefplan.fhir.interactions import Context
@@ -41,6 +41,16 @@ def _everything(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[Fh
     return everything.patient_everything(req, ctx, id_)
 
 
+def _summary(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirResponse]:
+    assert id_ is not None
+    return plan_summary.careplan_summary(req, ctx, id_)
+
+
+def _checklist(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirResponse]:
+    assert id_ is not None
+    return plan_checklist.careplan_checklist(req, ctx, id_)
+
+
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         name="everything",
@@ -53,6 +63,30 @@ OPERATIONS: tuple[Operation, ...] = (
         definition=everything.DEFINITION,
         documentation="The client's plan as far as the requester may see it "
         "(GET; _type, _since, _count).",
+    ),
+    Operation(
+        name=plan_summary.NAME,
+        resource_type="CarePlan",
+        instance=True,
+        methods=frozenset({"GET", "POST"}),
+        scope_letter="r",
+        scope_type="CarePlan",
+        handler=_summary,
+        definition=plan_summary.DEFINITION,
+        documentation="Who is who in the plan (Parameters, the resources used, a Dutch "
+        "narrative), as far as the requester may see it.",
+    ),
+    Operation(
+        name=plan_checklist.NAME,
+        resource_type="CarePlan",
+        instance=True,
+        methods=frozenset({"GET", "POST"}),
+        scope_letter="r",
+        scope_type="CarePlan",
+        handler=_checklist,
+        definition=plan_checklist.DEFINITION,
+        documentation="The plan judged against the checklists of the source documents "
+        "(pass, fail or cannot-tell per item, with reason and evidence; item: only these).",
     ),
 )
 
