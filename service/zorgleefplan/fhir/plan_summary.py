@@ -16,7 +16,15 @@ from zorgleefplan.plan.labels import ITEM_KINDS, ROLES
 from zorgleefplan.plan.narrative import summary_narrative
 from zorgleefplan.plan.network import load_network
 from zorgleefplan.plan.people import Party
-from zorgleefplan.plan.summary import ItemView, RoleEntry, Summary, summarize
+from zorgleefplan.plan.summary import (
+    GoalView,
+    ItemView,
+    Representative,
+    RoleEntry,
+    Summary,
+    summarize,
+)
+from zorgleefplan.plan.values import Json
 
 NAME = "summary"
 DEFINITION = codes.operation_definition("CarePlan-summary")
@@ -27,42 +35,16 @@ async def careplan_summary(req: FhirRequest, ctx: Context, careplan_id: str) -> 
     p.operation_inputs(req, NAME, frozenset())
     network = await load_network(ctx.repo, careplan_id, ctx.repo.decision.now)
     summary = summarize(network)
+    client = summary.client
     body = p.parameters(
         [
             p.reference("plan", summary.plan, summary.title),
-            p.reference(
-                "client",
-                summary.client.reference if summary.client else None,
-                summary.client.name if summary.client else None,
-            ),
+            p.reference("client", client.reference, client.name) if client else None,
             *(p.text("domein", d) for d in summary.domains),
             *(_role(r) for r in summary.roles),
             _volmacht(summary),
-            *(
-                p.group(
-                    "vertegenwoordiger",
-                    [
-                        *_party(r.party),
-                        *(p.text("relatie", role) for role in r.roles),
-                        p.part("periode", "valuePeriod", r.period) if r.period else None,
-                    ],
-                )
-                for r in summary.representatives
-            ),
-            *(
-                p.group(
-                    "doel",
-                    [
-                        p.reference("bron", g.reference, g.description),
-                        p.text("omschrijving", g.description),
-                        p.part("status", "valueCode", g.status) if g.status else None,
-                        p.part("streefdatum", "valueDate", g.due) if g.due else None,
-                        p.text("resultaat", g.achievement),
-                        *(p.text("levensgebied", a) for a in g.life_areas),
-                    ],
-                )
-                for g in summary.goals
-            ),
+            *(_representative(r) for r in summary.representatives),
+            *(_goal(g) for g in summary.goals),
             *(_item(v) for v in summary.items if v.item.kind != codes.EVALUATIEMOMENT),
             *(_item(v) for v in summary.next_evaluations),
             p.collection("bundle", ctx.base, [network.resources[ref] for ref in summary.cited]),
@@ -112,13 +94,42 @@ def _role(entry: RoleEntry) -> p.Part:
             role,
             *(p.text("rol-omschrijving", r) for r in entry.other_roles),
             *_party(entry.party),
-            p.part("periode", "valuePeriod", entry.period) if entry.period else None,
+            _period(entry.period),
             complaints,
             p.text("toelichting", entry.note),
             p.reference("bron", entry.source),
             p.text("pad", entry.path),
         ],
     )
+
+
+def _representative(representative: Representative) -> p.Part:
+    return p.group(
+        "vertegenwoordiger",
+        [
+            *_party(representative.party),
+            *(p.text("relatie", role) for role in representative.roles),
+            _period(representative.period),
+        ],
+    )
+
+
+def _goal(goal: GoalView) -> p.Part:
+    return p.group(
+        "doel",
+        [
+            p.reference("bron", goal.reference, goal.description),
+            p.text("omschrijving", goal.description),
+            p.part("status", "valueCode", goal.status) if goal.status else None,
+            p.part("streefdatum", "valueDate", goal.due) if goal.due else None,
+            p.text("resultaat", goal.achievement),
+            *(p.text("levensgebied", area) for area in goal.life_areas),
+        ],
+    )
+
+
+def _period(period: Json | None) -> p.Part | None:
+    return p.part("periode", "valuePeriod", period) if period else None
 
 
 def _volmacht(summary: Summary) -> p.Part:
@@ -134,7 +145,7 @@ def _volmacht(summary: Summary) -> p.Part:
                     [
                         *_party(holder),
                         p.reference("consent", entry.consent),
-                        p.part("periode", "valuePeriod", entry.period) if entry.period else None,
+                        _period(entry.period),
                     ],
                 )
                 for entry in view.entries

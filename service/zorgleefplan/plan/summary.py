@@ -158,7 +158,8 @@ def _roles(network: PlanNetwork, found: list[Participant]) -> list[RoleEntry]:
             if code in p.roles:
                 entries.append(_entry(network, code, p))
     if not any(e.role == codes.AANSPREEKPUNT for e in entries):
-        entries[1:1] = [
+        after_regie = sum(1 for e in entries if e.role == codes.REGIEBEHANDELAAR)
+        entries[after_regie:after_regie] = [
             _entry(network, codes.AANSPREEKPUNT, p, CENTRAL_CONTACT)
             for p in found
             if codes.REGIEBEHANDELAAR in p.roles

@@ -7,7 +7,7 @@ malformed element never breaks a summary or a checklist (it only counts as absen
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -128,10 +128,3 @@ def period_covers(period: object, now: datetime) -> bool:
         return end is None or now < parse_instant_range(end)[1]
     except Unreadable:
         return False
-
-
-def indexed(values: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-    """``enumerate`` for element lists, skipping entries that are not objects."""
-    for i, value in enumerate(values):
-        if isinstance(value, Mapping):
-            yield i, value

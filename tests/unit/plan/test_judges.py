@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.plan_fixture import (
+    CLIENT,
     PAST,
     Resource,
     find,
@@ -23,6 +24,7 @@ from tests.plan_fixture import (
 from zorgleefplan.plan import codes
 from zorgleefplan.plan.checklist import ITEMS, Judgement, judge_plan
 from zorgleefplan.plan.judges import JUDGES
+from zorgleefplan.store.model import AccessConstraint, Grant
 
 Mutation = Callable[[list[Resource]], list[Resource] | None]
 
@@ -420,3 +422,20 @@ def test_evidence_names_the_resources_and_paths_looked_at() -> None:
     ) in paths
     finding = judged(network(), "001-monitoring-3").finding
     assert [(e.reference, e.path) for e in finding.evidence] == [("Task/eval-next", "Task.owner")]
+
+
+def test_members_the_caller_cannot_see_are_cannot_tell_not_fail() -> None:
+    """The care team without the directory: names, contacts and expertise are out of sight."""
+    team_only = AccessConstraint(
+        grants=(
+            Grant(
+                compartments=frozenset({CLIENT}),
+                types=frozenset({"CarePlan", "CareTeam"}),
+                include_shared=False,
+            ),
+        )
+    )
+    for item in ("001-rolverdeling-1", "001-regie-2", "001-regie-3"):
+        finding = judged(network(), item, access=team_only).finding
+        assert finding.verdict == "cannot-tell", item
+        assert "niet alle betrokkenen" in finding.reason.lower()

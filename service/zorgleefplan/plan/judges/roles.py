@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from zorgleefplan.plan import codes
-from zorgleefplan.plan.findings import FAIL, PASS, Evidence, Finding
+from zorgleefplan.plan.findings import CANNOT_TELL, FAIL, PASS, Evidence, Finding
 from zorgleefplan.plan.items import KINDS, PlanItem
 from zorgleefplan.plan.judges.context import (
     PlanView,
@@ -15,6 +17,8 @@ from zorgleefplan.plan.judges.context import (
     undetailed,
     what,
 )
+from zorgleefplan.plan.people import Party
+from zorgleefplan.plan.roles import Participant
 from zorgleefplan.plan.values import reference, references
 
 _PROFESSIONALS = ("Practitioner", "PractitionerRole")
@@ -29,23 +33,38 @@ def expertise(ctx: PlanView) -> Finding:
             ["CareTeam"],
             [Evidence(None, "CareTeam.participant.member")],
         )
-    evidence = [Evidence(p.team, f"{p.path}.member") for p in professionals]
-    members = [ctx.member(p) for p in professionals]
-    lacking = [m for m in members if m.visible and not m.qualification]
-    if lacking:
-        return Finding(
-            FAIL,
-            "Van deze professionals is geen deskundigheid vastgelegd (PractitionerRole.code of "
-            f".specialty, Practitioner.qualification): {listing(m.label for m in lacking)}.",
-            tuple(evidence),
-        )
-    return Finding(
-        PASS,
-        "Deskundigheid vastgelegd: "
-        + listing(f"{m.label} ({m.qualification})" for m in members)
-        + ".",
-        tuple(evidence),
+    return _every_member(
+        ctx,
+        professionals,
+        lambda m: not m.qualification,
+        "Van deze professionals is geen deskundigheid vastgelegd (PractitionerRole.code of "
+        ".specialty, Practitioner.qualification)",
+        lambda m: f"{m.label} ({m.qualification})",
+        "Deskundigheid vastgelegd",
+        element="member",
     )
+
+
+def _every_member(
+    ctx: PlanView,
+    found: list[Participant],
+    lacks: Callable[[Party], bool],
+    failing: str,
+    shown: Callable[[Party], str],
+    passing: str,
+    *,
+    element: str = "role",
+) -> Finding:
+    """Fail when a visible member ``lacks`` something; cannot-tell when a member is not visible
+    to the caller; pass otherwise (``element``: the participant's element to point at)."""
+    evidence = tuple(Evidence(p.team, f"{p.path}.{element}") for p in found)
+    members = [ctx.member(p) for p in found]
+    short = [m for m in members if m.visible and lacks(m)]
+    if short:
+        return Finding(FAIL, f"{failing}: {listing(m.label for m in short)}.", evidence)
+    if any(not m.visible for m in members):
+        return Finding(CANNOT_TELL, "Niet alle betrokkenen zijn voor u te zien.", evidence)
+    return Finding(PASS, f"{passing}: {listing(shown(m) for m in members)}.", evidence)
 
 
 def division_of_tasks(ctx: PlanView) -> Finding:
@@ -208,23 +227,13 @@ def _contact(ctx: PlanView, role: str, label: str) -> Finding | None:
     found = ctx.holders(role)
     if not found:
         return None
-    evidence = [role_at(p) for p in found]
-    members = [ctx.member(p) for p in found]
-    unreachable = [m for m in members if m.name is None or not m.telecom]
-    if unreachable:
-        return Finding(
-            FAIL,
-            f"Van de {label} ontbreekt naam of contactgegeven: "
-            + listing(m.label for m in unreachable)
-            + ".",
-            tuple(evidence),
-        )
-    return Finding(
-        PASS,
-        f"{label.capitalize()}: "
-        + listing(f"{m.label} ({m.telecom[0].get('value')})" for m in members)
-        + ".",
-        tuple(evidence),
+    return _every_member(
+        ctx,
+        found,
+        lambda m: m.name is None or not m.telecom,
+        f"Van de {label} ontbreekt naam of contactgegeven",
+        lambda m: f"{m.label} ({m.telecom[0].get('value')})",
+        label[0].upper() + label[1:],
     )
 
 
@@ -236,22 +245,13 @@ def coordinator_position(ctx: PlanView) -> Finding:
         return ctx.missing(
             "Er is geen coördinerend zorgverlener aangewezen", ["CareTeam"], evidence
         )
-    members = [ctx.member(p) for p in found]
-    vague = [m for m in members if m.name is None or m.organization is None]
-    if vague:
-        return Finding(
-            FAIL,
-            "Van de coördinerend zorgverlener ontbreekt naam of organisatie: "
-            + listing(m.label for m in vague)
-            + ".",
-            tuple(evidence),
-        )
-    return Finding(
-        PASS,
-        "Coördinerend zorgverlener: "
-        + listing(f"{m.label} ({m.organization_name or m.organization})" for m in members)
-        + "; de rol en haar bevoegdheden zijn beschreven in het codesysteem zorgleefplan-rol.",
-        tuple(evidence),
+    return _every_member(
+        ctx,
+        found,
+        lambda m: m.name is None or m.organization is None,
+        "Van de coördinerend zorgverlener ontbreekt naam of organisatie",
+        lambda m: f"{m.label} ({m.organization_name or m.organization})",
+        "Coördinerend zorgverlener (rol en bevoegdheden beschreven in zorgleefplan-rol)",
     )
 
 
