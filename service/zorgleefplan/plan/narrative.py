@@ -15,7 +15,7 @@ from zorgleefplan.plan.checklist import Judgement
 from zorgleefplan.plan.labels import ITEM_KINDS, ROLES, VERDICTS, date, status
 from zorgleefplan.plan.people import Party
 from zorgleefplan.plan.summary import ItemView, RoleEntry, Summary
-from zorgleefplan.plan.values import Json, string
+from zorgleefplan.plan.values import Json, string, walk
 
 XHTML = "http://www.w3.org/1999/xhtml"
 _CONTACT_KINDS = {"phone": "tel.", "email": "e-mail", "sms": "sms", "url": "web"}
@@ -57,7 +57,7 @@ def contact(telecom: Sequence[Json]) -> str:
 
 def address(addresses: Sequence[Json]) -> str:
     for a in addresses:
-        lines = [line for line in a.get("line") or () if isinstance(line, str)]
+        lines = [line for line in walk(a, ("line",)) if isinstance(line, str)]
         place = " ".join(p for p in (string(a, "postalCode"), string(a, "city")) if p)
         shown = ", ".join([*lines, place] if place else lines) or string(a, "text")
         if shown:
