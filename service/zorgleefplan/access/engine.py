@@ -306,7 +306,7 @@ class _Actor:
     teams: frozenset[str]  # the client's CareTeams the actor is an active member of
 
 
-def _team_active(team: CareTeam, facts: ClientFacts, now: datetime) -> bool:
+def team_active(team: CareTeam, facts: ClientFacts, now: datetime) -> bool:
     return (
         team.status in (None, "active")
         and team.subject == facts.patient_reference
@@ -326,7 +326,7 @@ def _actor(
         refs.add(organization)
     teams = set()
     for team in facts.care_teams:
-        if not _team_active(team, facts, now):
+        if not team_active(team, facts, now):
             continue
         for p in team.participants:
             if (
@@ -344,7 +344,7 @@ def _actor(
 def _regie_designations(actor: _Actor, facts: ClientFacts, now: datetime) -> tuple[str, ...]:
     found = []
     for team in facts.care_teams:
-        if not _team_active(team, facts, now):
+        if not team_active(team, facts, now):
             continue
         for p in team.participants:
             if (
@@ -423,7 +423,7 @@ def people_to_notify(facts: ClientFacts, now: datetime) -> tuple[str, ...]:
     now = _now(now)
     found = [facts.patient_reference]
     for team in facts.care_teams:
-        if not _team_active(team, facts, now):
+        if not team_active(team, facts, now):
             continue
         found += [
             p.member

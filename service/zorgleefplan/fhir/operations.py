@@ -11,7 +11,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from zorgleefplan.fhir import erasure, everything, plandefinition_apply, validate
+from zorgleefplan.fhir import (
+    erasure,
+    everything,
+    plan_checklist,
+    plan_summary,
+    plandefinition_apply,
+    validate,
+)
 from zorgleefplan.fhir.resource_types import SERVER_WRITTEN, SUPPORTED_TYPES
 
 if TYPE_CHECKING:
@@ -77,6 +84,16 @@ def _validate(type_: str, instance: bool) -> Operation:
     )
 
 
+def _summary(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirResponse]:
+    assert id_ is not None
+    return plan_summary.careplan_summary(req, ctx, id_)
+
+
+def _checklist(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirResponse]:
+    assert id_ is not None
+    return plan_checklist.careplan_checklist(req, ctx, id_)
+
+
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         name="everything",
@@ -117,6 +134,30 @@ OPERATIONS: tuple[Operation, ...] = (
         "placement steps), owned by the organisations filling the roles; returns a CarePlan "
         "(not stored) referencing them (POST Parameters: subject, dossierhouder, zorgkantoor, "
         "onafhankelijke-clientondersteuner, zorgbeeindiging).",
+    ),
+    Operation(
+        name=plan_summary.NAME,
+        resource_type="CarePlan",
+        instance=True,
+        methods=frozenset({"GET", "POST"}),
+        scope_letter="r",
+        scope_type="CarePlan",
+        handler=_summary,
+        definition=plan_summary.DEFINITION,
+        documentation="Who is who in the plan (Parameters, the resources used, a Dutch "
+        "narrative), as far as the requester may see it.",
+    ),
+    Operation(
+        name=plan_checklist.NAME,
+        resource_type="CarePlan",
+        instance=True,
+        methods=frozenset({"GET", "POST"}),
+        scope_letter="r",
+        scope_type="CarePlan",
+        handler=_checklist,
+        definition=plan_checklist.DEFINITION,
+        documentation="The plan judged against the checklists of the source documents "
+        "(pass, fail or cannot-tell per item, with reason and evidence; item: only these).",
     ),
     *(
         _validate(type_, instance)

@@ -17,6 +17,10 @@ def structure_definition(name: str) -> str:
     return f"{CANONICAL_BASE}/StructureDefinition/{name}"
 
 
+def operation_definition(name: str) -> str:
+    return f"{CANONICAL_BASE}/OperationDefinition/{name}"
+
+
 # Roles in the care network (CareTeam.participant.role, Task owner roles)
 ROLE_SYSTEM = code_system("zorgleefplan-rol")
 REGIEBEHANDELAAR = "regiebehandelaar"
@@ -110,6 +114,9 @@ ROLE_EXCEPTION_TOELICHTING = "toelichting"  # valueString 0..1: the circumstance
 # on Task (also rol and partij, the Organization filling the role)
 EXT_PARTY = structure_definition("betrokken-partij")
 EXT_PLAN_STEP = structure_definition("plan-stap")  # on Task: the step (1-based) it belongs to
+# Who is responsible for one plan item (extension on CarePlan.activity and Task, valueReference;
+# seed 003 §2.2.2 c: "wie verantwoordelijk is voor de verschillende onderdelen van de zorg")
+EXT_RESPONSIBLE = structure_definition("verantwoordelijke")
 
 # Profiles (StructureDefinitions of resources)
 PROFILE_CLIENT = structure_definition("client")  # Patient
