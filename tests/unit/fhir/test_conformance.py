@@ -379,25 +379,23 @@ def test_indicerend_and_coordinerend_are_different_members(checker: ConformanceC
     resource = zorgnetwerk()
     resource["participant"][2]["member"] = ref("PractitionerRole/psychiater")
     fails(checker, resource, "CareTeam", "zlp-netwerk-1", "rolcombinatie-uitzondering")
-    resource["extension"] = [
-        {
-            "url": codes.EXT_ROLE_EXCEPTION,
-            "valueCodeableConcept": concept(
-                codes.ROLE_EXCEPTION_REASON_SYSTEM, codes.VERZOEK_CLIENT
-            ),
-        }
-    ]
+    reason = {
+        "url": codes.ROLE_EXCEPTION_REDEN,
+        "valueCodeableConcept": concept(codes.ROLE_EXCEPTION_REASON_SYSTEM, codes.VERZOEK_CLIENT),
+    }
+    learning = {"url": codes.ROLE_EXCEPTION_LEREND_NETWERK, "valueBoolean": True}
+    resource["extension"] = [{"url": codes.EXT_ROLE_EXCEPTION, "extension": [reason, learning]}]
     assert issues(checker, resource) == []
-    resource["extension"][0]["valueCodeableConcept"] = concept(
-        codes.ROLE_EXCEPTION_REASON_SYSTEM, "gemak"
-    )
+    reason["valueCodeableConcept"] = concept(codes.ROLE_EXCEPTION_REASON_SYSTEM, "gemak")
     fails(
         checker,
         resource,
-        "CareTeam.extension[0].valueCodeableConcept",
+        "CareTeam.extension[0].extension[0].valueCodeableConcept",
         "gemak",
         "rolcombinatie-reden",
     )
+    resource["extension"][0]["extension"] = [learning]  # the reason is required
+    fails(checker, resource, "CareTeam.extension[0].extension", "reden")
 
 
 def test_regiebehandelaar_is_a_practitioner_role_with_a_period(checker: ConformanceChecker) -> None:

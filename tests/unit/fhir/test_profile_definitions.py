@@ -44,9 +44,20 @@ def test_codes_module_and_code_systems_agree() -> None:
     systems = {v for k, v in constants.items() if k.endswith("_SYSTEM")}
     code_systems = {cs["url"]: {c["code"] for c in cs["concept"]} for cs in load("CodeSystem")}
     assert systems == set(code_systems)
-    plain_codes = {v for v in constants.values() if not v.startswith("https://")}
-    assert plain_codes == set().union(*code_systems.values())
     structures = {sd["url"]: sd for sd in load("StructureDefinition")}
+    # Sub-extension names, each a slice of its extension
+    sub_extensions = {"VOLMACHT_": codes.EXT_VOLMACHT, "ROLE_EXCEPTION_": codes.EXT_ROLE_EXCEPTION}
+    for name, value in constants.items():
+        for prefix, url in sub_extensions.items():
+            if name.startswith(prefix) and not name.endswith("_SYSTEM"):
+                slices = {e.get("sliceName") for e in structures[url]["differential"]["element"]}
+                assert value in slices, (name, url)
+    plain_codes = {
+        v
+        for k, v in constants.items()
+        if not v.startswith("https://") and not k.startswith(tuple(sub_extensions))
+    }
+    assert plain_codes == set().union(*code_systems.values())
     extensions = {v for k, v in constants.items() if k.startswith("EXT_")}
     profiles = {v for k, v in constants.items() if k.startswith("PROFILE_")}
     assert extensions == {u for u, sd in structures.items() if sd["type"] == "Extension"}
@@ -68,6 +79,8 @@ def test_each_code_is_in_its_own_system() -> None:
             codes.ONAFHANKELIJKE_CLIENTONDERSTEUNER,
             codes.MANTELZORGER,
             codes.VRIJWILLIGER,
+            codes.GEVOLMACHTIGDE,
+            codes.WETTELIJK_VERTEGENWOORDIGER,
         },
         codes.DOMAIN_SYSTEM: {codes.ZVW, codes.WLZ, codes.WMO, codes.JEUGDWET},
         codes.LIFE_AREA_SYSTEM: {
@@ -85,6 +98,13 @@ def test_each_code_is_in_its_own_system() -> None:
         },
         codes.TASK_SYSTEM: {codes.REGIEBEHANDELAAR_OVERDRACHT, codes.KLACHT, codes.WLZ_PLAATSING},
         codes.ROLE_EXCEPTION_REASON_SYSTEM: {codes.VERZOEK_CLIENT, codes.GEEN_ANDERE_ZORGVERLENER},
+        codes.RESPONSIBILITY_SYSTEM: {
+            codes.EINDVERANTWOORDELIJK,
+            codes.BIJDRAGE,
+            codes.PER_BIJEENKOMST,
+            codes.ORGANISATOR_BIJEENKOMST,
+        },
+        codes.HANDOVER_PARTY_SYSTEM: {codes.OVERDRAGEND, codes.ONTVANGEND},
     }
     found = {cs["url"]: {c["code"] for c in cs["concept"]} for cs in load("CodeSystem")}
     assert found == expected
