@@ -60,3 +60,7 @@ WLZ_PLAATSING = "wlz-plaatsing"  # a step of the Wlz placement (seed 004)
 EXT_PLAN_ITEM_KIND = structure_definition("plan-item-soort")  # on CarePlan.activity
 EXT_VOLMACHT = structure_definition("volmacht")  # on CarePlan: exists? + Reference(Consent)
 EXT_ROLE_EXCEPTION = structure_definition("rolcombinatie-uitzondering")  # on CareTeam
+# On Subscription, set by the server: who the subscription notifies for (see
+# access/subscriber.py); sub-extensions kind, subject, client, fhirUser, patient, organization,
+# scope.
+EXT_SUBSCRIBER = structure_definition("subscriber")
