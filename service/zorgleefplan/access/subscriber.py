@@ -1,11 +1,13 @@
 """Subscriptions belong to their subscriber: which compartment holds one, and the facts about
 the subscriber that are kept with it.
 
-A client's (or their proxy's) Subscription belongs to the client's compartment, like everything
-else about their plan (erasure takes it along). A professional's or backend's Subscription
-belongs to no client: it goes into a compartment of its own, keyed by the app and the subject
-(``subscriber:<client_id>:<subject>``, never a valid Patient id), which only that subscriber's
-access decision grants — so nobody else sees its endpoint and headers.
+The client's own Subscription belongs to the client's compartment, like everything else about
+their plan (erasure takes it along). Anyone else's — a volmacht holder's, a professional's, a
+backend's — belongs to no client: it goes into a compartment of its own, keyed by the app and
+the subject (``subscriber:<client_id>:<subject>``, never a valid Patient id), which only that
+subscriber's access decision grants, so nobody else sees its endpoint and headers (the
+receiver's secret). What it notifies is still bounded, at each notification, by what the
+subscriber may see of the client's plan.
 
 A subscription outlives the token that created it, so what is kept is the principal's identity
 (:class:`Subscriber`), never a token. Each notification rebuilds the principal from it and asks
@@ -20,12 +22,11 @@ from dataclasses import dataclass
 from zorgleefplan.access.principal import Principal, PrincipalKind
 
 SUBSCRIBER_PREFIX = "subscriber:"
-_IN_CLIENT_PLAN: frozenset[PrincipalKind] = frozenset({"patient", "related-person"})
 
 
 def subscriber_compartment(principal: Principal) -> str:
     """The compartment of a Subscription made by ``principal``."""
-    if principal.kind in _IN_CLIENT_PLAN and principal.patient:
+    if principal.kind == "patient" and principal.patient:
         return principal.patient
     return f"{SUBSCRIBER_PREFIX}{principal.client_id or '-'}:{principal.subject}"
 

@@ -38,6 +38,18 @@ _COMMON_SEARCH = (
 )
 
 
+DOCUMENTATION = {
+    "Subscription": "R4 Subscriptions, channel rest-hook only. criteria: a search of one type "
+    "(criteria parameters only). Without channel.payload a notification is a POST with no "
+    "body to the endpoint; with payload application/fhir+json the endpoint is a service base: "
+    "PUT [endpoint]/[type]/[id] with the resource, DELETE [endpoint]/[type]/[id] for a "
+    "deletion. A client writes status requested or off; the server sets active once the "
+    "endpoint checks out (https; no private, link-local or metadata addresses), and error, "
+    "with the reason, when it does not or after repeated failed deliveries. Every notification "
+    "is decided by the subscriber's access at that moment. A Subscription is visible to its "
+    "subscriber only (the client's own also in their plan).",
+}
+
 # Written by the server into an append-only log: read and search by client, nothing else
 # (fhir/audit_api.py).
 SERVER_WRITTEN = frozenset({"AuditEvent"})
@@ -168,6 +180,7 @@ def capability_statement(
                 "searchRevInclude": revs,
                 "searchParam": _search_params(registry, type_),
                 **_operations(type_),
+                **({"documentation": DOCUMENTATION[type_]} if type_ in DOCUMENTATION else {}),
             }
         )
     return {

@@ -118,8 +118,10 @@ class AddressPolicy:
             return f"{address} is a cloud metadata address"
         if inner.is_link_local:
             return f"{address} is a link-local address"
-        if inner.is_unspecified or inner.is_multicast or inner.is_reserved:
+        if inner.is_unspecified or inner.is_multicast:
             return f"{address} is not a unicast address"
+        if inner.is_reserved and not inner.is_loopback:  # ::1 lies in the reserved ::/8
+            return f"{address} is a reserved address"
         if not inner.is_global and not self.allow_private:
             return f"{address} is a loopback or private address"
         return None
