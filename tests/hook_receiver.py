@@ -77,7 +77,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
         do_POST = do_PUT = do_DELETE = _handle
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass  # quiet
 
     return Handler

@@ -3,11 +3,11 @@ the subscriber that are kept with it.
 
 The client's own Subscription belongs to the client's compartment, like everything else about
 their plan (erasure takes it along). Anyone else's — a volmacht holder's, a professional's, a
-backend's — belongs to no client: it goes into a compartment of its own, keyed by the app and
-the subject (``subscriber:<client_id>:<subject>``, never a valid Patient id), which only that
-subscriber's access decision grants, so nobody else sees its endpoint and headers (the
-receiver's secret). What it notifies is still bounded, at each notification, by what the
-subscriber may see of the client's plan.
+backend's — belongs to no client: it goes into a compartment of its own, keyed by the app, the
+identity acted as and the subject (``subscriber:<client_id>:<fhirUser or organization>:<sub>``,
+never a valid Patient id), which only that subscriber's access decision grants, so nobody else
+sees its endpoint and headers (the receiver's secret). What it notifies is still bounded, at
+each notification, by what the subscriber may see of the client's plan.
 
 A subscription outlives the token that created it, so what is kept is the principal's identity
 (:class:`Subscriber`), never a token. Each notification rebuilds the principal from it and asks
@@ -28,7 +28,8 @@ def subscriber_compartment(principal: Principal) -> str:
     """The compartment of a Subscription made by ``principal``."""
     if principal.kind == "patient" and principal.patient:
         return principal.patient
-    return f"{SUBSCRIBER_PREFIX}{principal.client_id or '-'}:{principal.subject}"
+    acting = principal.fhir_user or principal.organization or "-"
+    return f"{SUBSCRIBER_PREFIX}{principal.client_id or '-'}:{acting}:{principal.subject}"
 
 
 def is_client_compartment(compartment: str | None) -> bool:

@@ -177,7 +177,7 @@ def test_no_payload_means_an_empty_notification() -> None:
 def test_subscriptions_belong_to_the_client_or_to_a_compartment_of_their_own() -> None:
     assert subscriber_compartment(CLIENT) == "p1"
     own = subscriber_compartment(BACKEND)
-    assert own == "subscriber:ehr-1:ehr-1" and not is_client_compartment(own)
+    assert own == "subscriber:ehr-1:Organization/o1:ehr-1" and not is_client_compartment(own)
     holder = Principal(
         kind="related-person",
         subject="bob",
@@ -185,5 +185,5 @@ def test_subscriptions_belong_to_the_client_or_to_a_compartment_of_their_own() -
         patient="p1",
         client_id="pgo",
     )
-    assert subscriber_compartment(holder) == "subscriber:pgo:bob"
+    assert subscriber_compartment(holder) == "subscriber:pgo:RelatedPerson/r1:bob"
     assert is_client_compartment("p1") and not is_client_compartment(None)
