@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from zorgleefplan.access.audit import ERASURE, Action, AuditRecord, Outcome
+from zorgleefplan.access.audit import ERASURE, NOTIFICATION, Action, AuditRecord, Outcome
 from zorgleefplan.access.engine import Basis
 from zorgleefplan.access.policy import AccessDecision
 from zorgleefplan.access.principal import Principal
@@ -38,7 +38,7 @@ _ACTIONS: dict[str, Action] = {
     "batch": "E",
     "transaction": "E",
     "operation": "E",
-    "subscription-notification": "R",  # a disclosure to the subscriber's endpoint
+    NOTIFICATION: "R",  # a disclosure to the subscriber's endpoint
 }
 _TYPE_LEVEL = {"GET": "search-type", "POST": "create", "PUT": "update", "PATCH": "patch"}
 _INSTANCE_LEVEL = {"GET": "read", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}

@@ -159,9 +159,10 @@ class Transaction(Reader, Protocol):
         the history cannot be resurrected. A resource that moved into another compartment
         keeps its versions there. Resources of other compartments and shared ones are not
         touched, also when they refer into this compartment (their references then dangle),
-        and neither are audit rows (NEN 7513: the log outlives the plan). Adapters also make
-        the erased content unrecoverable from their files where they can. Erasing an empty or
-        unknown compartment removes nothing. Returns what went, as counts."""
+        and neither are audit rows (NEN 7513: the log outlives the plan). Subscription delivery
+        state forgets them too (seen sets; the delivery of an erased Subscription). Adapters
+        also make the erased content unrecoverable from their files where they can. Erasing an
+        empty or unknown compartment removes nothing. Returns what went, as counts."""
         ...
 
     def put_delivery(self, delivery: Delivery) -> None:

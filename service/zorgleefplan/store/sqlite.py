@@ -529,6 +529,15 @@ def _erase_compartment(conn: sqlite3.Connection, patient: str) -> Erasure:
             "INSERT OR IGNORE INTO retired_id (digest) VALUES (?)",
             [(_id_digest(type_, id_),) for _, type_, id_ in current],
         )
+        # Subscriptions keep what they were notified of: no trace of the erased ids there, and
+        # the client's own subscriptions go with their plan.
+        conn.executemany(
+            "DELETE FROM subscription_seen WHERE type = ? AND id = ?",
+            [(type_, id_) for _, type_, id_ in current],
+        )
+        for _, type_, id_ in current:
+            if type_ == "Subscription":
+                _remove_delivery(id_, conn)
     finally:
         conn.execute(f"PRAGMA secure_delete = {int(secure)}")
     return Erasure(resources=tuple(counts.items()), versions=versions)
@@ -875,6 +884,16 @@ class SqliteTransaction(_SqliteReader):
 
     def append_audit(self, rows: Sequence[AuditRow]) -> None:
         self._audit.extend(rows)
+
+    def put_delivery(self, delivery: Delivery) -> None:
+        self._deliveries.append(partial(_put_delivery, delivery))
+
+    def remove_delivery(self, subscription: str) -> None:
+        self._deliveries.append(partial(_remove_delivery, subscription))
+
+    async def erase_compartment(self, patient: str) -> Erasure:
+        self.erased = True
+        return await self._on_writer(lambda c: _erase_compartment(c, patient))
 
     async def _on_writer(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def flushed_then(conn: sqlite3.Connection) -> T:

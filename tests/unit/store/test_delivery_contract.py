@@ -135,3 +135,26 @@ async def test_delivery_state_is_rolled_back_with_its_transaction(store: Store) 
     except Boom:
         pass
     assert await store.claim_deliveries("w1", SECOND, 2 * SECOND, 5) == ()
+
+
+async def test_an_erased_plan_leaves_no_trace_in_delivery_state(store: Store) -> None:
+    await put(store, "Goal", "g-erased", compartment="p1")
+    await put(store, "Goal", "g-kept", compartment="p2")
+    await put(store, "Subscription", "own-sub", compartment="p1")
+    async with store.transaction() as tx:
+        tx.put_delivery(Delivery("other-sub", "Goal", cursor=0))
+        tx.put_delivery(Delivery("own-sub", "Goal", cursor=0))
+    claimed = await store.claim_deliveries("w1", SECOND, 2 * SECOND, 5)
+    assert sorted(d.subscription for d in claimed) == ["other-sub", "own-sub"]
+    keys = [("Goal", "g-erased"), ("Goal", "g-kept")]
+    for delivery in claimed:
+        assert await store.release_delivery(delivery, "w1", seen=keys)
+    async with store.transaction() as tx:
+        await tx.erase_compartment("p1")
+    assert await store.seen("other-sub", [("Goal", "g-erased"), ("Goal", "g-kept")]) == {
+        ("Goal", "g-kept")
+    }
+    assert await store.seen("own-sub", [("Goal", "g-kept")]) == set()
+    await put(store, "Goal", "g-new", compartment="p2")
+    claimed = await store.claim_deliveries("w2", 3 * SECOND, 4 * SECOND, 5)
+    assert [d.subscription for d in claimed] == ["other-sub"]

@@ -49,7 +49,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from zorgleefplan.access.audit import AuditLog
+from zorgleefplan.access.audit import NOTIFICATION, AuditLog
 from zorgleefplan.errors import InvalidResource
 from zorgleefplan.fhir.audit_trail import records_for
 from zorgleefplan.fhir.repository import FhirServices
@@ -83,7 +83,6 @@ LEASE_SECONDS = 300  # a delivery stops taking new changes after half of it
 CHANGES_PER_CLAIM = 50
 CLAIMS_PER_PASS = 8  # deliveries served concurrently (distinct endpoints)
 ACTIVATIONS_PER_PASS = 20
-NOTIFICATION = "subscription-notification"  # the audit subtype
 _REQUESTED = SearchQuery(
     ("Subscription",), (TokenCriterion("status", (TokenMatch(None, "requested"),)),)
 )
