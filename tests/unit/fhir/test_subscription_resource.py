@@ -4,10 +4,12 @@ recorded by the server, whatever the client sent."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from fhir.resources.R4B.structuredefinition import StructureDefinition
 
 from zorgleefplan.access.principal import Principal
 from zorgleefplan.access.subscriber import (
@@ -187,3 +189,16 @@ def test_subscriptions_belong_to_the_client_or_to_a_compartment_of_their_own() -
     )
     assert subscriber_compartment(holder) == "subscriber:pgo:RelatedPerson/r1:bob"
     assert is_client_compartment("p1") and not is_client_compartment(None)
+
+
+def test_the_subscriber_extension_is_defined_in_profiles() -> None:
+    """profiles/ defines the extension the server writes, with one slice per recorded fact."""
+    path = Path(__file__).resolve().parents[3] / "profiles" / "StructureDefinition-subscriber.json"
+    definition = orjson.loads(path.read_bytes())
+    StructureDefinition.model_validate(definition)
+    assert definition["url"] == EXT_SUBSCRIBER
+    slices = {e["sliceName"] for e in definition["differential"]["element"] if "sliceName" in e}
+    written = accept(subscription(), BACKEND, REGISTRY, POLICY)
+    (recorded,) = (e for e in written["extension"] if e["url"] == EXT_SUBSCRIBER)
+    assert {part["url"] for part in recorded["extension"]} <= slices
+    assert slices == {"kind", "subject", "client", "fhirUser", "patient", "organization", "scope"}
