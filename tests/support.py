@@ -41,16 +41,18 @@ def mint_access_token(
     now: float | None = None,
     client_id: str = "test-app",
     organization: str | None = None,
+    subject: str | None = None,
 ) -> str:
     """A real access token signed with the server's own key in ``data_dir``, as the token
     endpoint would issue it (tests of the resource server, not of the OAuth flows). With
-    neither ``patient`` nor ``fhir_user`` it is a backend's token for ``organization``."""
+    neither ``patient`` nor ``fhir_user`` it is a backend's token for ``organization``.
+    ``subject`` (the account's username) defaults to the user reference or the client id."""
     user = fhir_user or (f"Patient/{patient}" if patient else None)
     return tokens.issue(
         SigningKeys.open(data_dir),
         issuer=root,
         audience=root + "/fhir",
-        subject=user or client_id,
+        subject=subject or user or client_id,
         client_id=client_id,
         scope=scope,
         lifetime=lifetime,

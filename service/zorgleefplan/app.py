@@ -27,6 +27,8 @@ from zorgleefplan.fhir.plan_rules import PLAN_RULES
 from zorgleefplan.fhir.repository import FhirServices
 from zorgleefplan.fhir.search.extract import IndexExtractor
 from zorgleefplan.fhir.search.parameters import default_registry
+from zorgleefplan.fhir.subscription.delivery import Deliverer
+from zorgleefplan.fhir.subscription.subscriber_gate import registry_gate
 from zorgleefplan.fhir.validation import ResourceValidator
 from zorgleefplan.store.sqlite import SqliteStore
 
@@ -97,12 +99,20 @@ def create_app(
         # server both record through it (batches join the store's group commit).
         audit = AuditLog(services.store, retention_days=settings.audit_retention_days)
         audit.start_retention()
+        # Development subscriptions are delivered only by an app built with another resolver.
+        gate = registry_gate(
+            auth.registry, allow_development=resolve_principal is not fhir_api.bearer_principal
+        )
+        deliverer = Deliverer(services, audit, gate)
+        deliverer.start()
         app.state.services = services
         app.state.auth = auth
         app.state.audit = audit
+        app.state.deliverer = deliverer
         try:
             yield
         finally:
+            await deliverer.stop()
             await audit.close()
             await auth.close()
             await services.store.close()

@@ -63,6 +63,18 @@ class Settings(BaseSettings):
     # Break-the-glass: how long an emergency access, once opened with a reason, lasts.
     break_glass_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
+    # Subscriptions (rest-hook). Endpoints on loopback and private networks (and plain http to
+    # them) only when allowed: development and tests. Link-local and cloud metadata addresses
+    # are never allowed (fhir/subscription/endpoint.py).
+    subscription_allow_private: bool = False
+    subscription_timeout: float = Field(default=10.0, gt=0, le=120)  # seconds per notification
+    # Retry after the first failure in this many seconds, doubling up to the maximum; after
+    # this many consecutive failures the subscription goes to status error.
+    subscription_retry_seconds: float = Field(default=5.0, gt=0)
+    subscription_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    subscription_max_failures: int = Field(default=10, ge=1, le=100)
+    subscription_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "zorgleefplan.sqlite3"

@@ -96,6 +96,10 @@ PRINCIPALS: dict[str, dict[str, str]] = {
 # Written from the rules in issue 4 and the engine's docstring, not from its code.
 
 PROXIES = frozenset({"volmacht-active", "mentor"})  # an active volmacht; a legal care role
+# Who makes a Subscription in the world. The client's own lives in their plan; anyone else's in
+# a compartment of its own ("own:<principal>" here), seen by nobody else.
+SUBSCRIBERS = ("client-p1", "volmacht-active", "team-consented", "backend-consented")
+OWN = "own:"
 # The regiebehandelaar's standing read: the plan and its care network (and the client's active
 # advance directives, the volmacht among them); not the access Consents, not Provenance.
 REGIE_READ = frozenset(
@@ -124,6 +128,8 @@ def consent_classes(principal: str, state: str) -> frozenset[str]:
 def can_read(principal: str, state: str, type_: str, id_: str, compartment: str | None) -> bool:
     if compartment is None:
         return True  # directory data belongs to no client
+    if compartment.startswith(OWN):
+        return principal == compartment.removeprefix(OWN)  # someone's own Subscription
     if principal == "client-p2":
         return compartment == "p2"
     if compartment != "p1":
@@ -259,6 +265,7 @@ COMPARTMENT_TYPES = (
     "RelatedPerson",
     "Task",
     "Provenance",
+    "Subscription",
 )
 # Shared data: the seeded directory and the definitions the service installs on start.
 DIRECTORY_TYPES = frozenset({"Organization", "Practitioner", "PractitionerRole", "PlanDefinition"})
@@ -289,6 +296,7 @@ class World:
     current: dict[tuple[str, str], str | None] = field(default_factory=dict)
     # (type, id) -> compartment, for every resource that ever existed (deleted ones included)
     ever: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    subscriptions: dict[str, str] = field(default_factory=dict)  # principal -> Subscription id
     cells: itertools.count = field(default_factory=itertools.count)
 
     def headers(self, principal: str) -> dict[str, str]:
@@ -472,6 +480,17 @@ async def build(w: World) -> None:
             ],
         }
         await w.put(access_consent("weigering", deny))
+    for owner in SUBSCRIBERS:  # status off: the server leaves them as they are
+        body = {
+            "resourceType": "Subscription",
+            "status": "off",
+            "reason": "sync",
+            "criteria": "Goal",
+            "channel": {"type": "rest-hook", "endpoint": f"https://hooks.example.org/{owner}"},
+        }
+        r = await w.call(owner, "POST", "/fhir/Subscription", body)
+        assert r.status == 201, r.text
+        w.subscriptions[owner] = r.json()["id"]
 
 
 async def survey(w: World) -> None:
@@ -487,6 +506,12 @@ async def survey(w: World) -> None:
         r = await w.call("client-p1", "GET", f"/fhir/{type_}?_count=1000")
         for entry in r.json().get("entry", []):
             w.current[(type_, entry["resource"]["id"])] = None
+    for owner, id_ in w.subscriptions.items():
+        w.current.setdefault(("Subscription", id_), OWN + owner)
+        # Its Provenance lives with it (the client's own: already surveyed in their plan).
+        r = await w.call(owner, "GET", f"/fhir/Provenance?target=Subscription/{id_}")
+        (entry,) = r.json()["entry"]
+        w.current.setdefault(("Provenance", entry["resource"]["id"]), OWN + owner)
     w.ever = dict(w.current)
     w.ever[("Goal", "goal-p1-deleted")] = "p1"
     seeded = {
@@ -499,6 +524,7 @@ async def survey(w: World) -> None:
         ("Patient", "p2"),
     }
     assert seeded <= set(w.current), "the clients must see their whole plans"
+    assert w.current[("Subscription", w.subscriptions["client-p1"])] == "p1"
     assert ("Consent", "toegang") in w.current or w.state == "none"
     assert any(t == "Provenance" for t, _ in w.current), "the client's revocation left none"
 
@@ -867,13 +893,16 @@ async def test_includes_chains_and_has(read_world: World, name: str) -> None:
 
 
 async def _history_truth(w: World, path: str) -> dict[tuple[str, str, str], str | None]:
-    """Every version under ``path`` (type, id, etag), from the two clients' views."""
+    """Every version under ``path`` (type, id, etag), from the two clients' views (and each
+    subscriber's view of their own Subscription and its Provenance)."""
     truth: dict[tuple[str, str, str], str | None] = {}
-    for patient in ("p1", "p2"):
-        r = await w.call(f"client-{patient}", "GET", f"/fhir/{path}?_count=1000")
+    for who in ("client-p1", "client-p2", *SUBSCRIBERS):
+        r = await w.call(who, "GET", f"/fhir/{path}?_count=1000")
         for e in r.json()["entry"]:
             type_, id_ = e["fullUrl"].rsplit("/", 2)[-2:]
-            truth[(type_, id_, e["response"]["etag"])] = w.ever.get((type_, id_), patient)
+            compartment = w.ever.get((type_, id_), who.removeprefix("client-"))
+            if who.startswith("client-") or compartment == OWN + who:
+                truth[(type_, id_, e["response"]["etag"])] = compartment
     return truth
 
 

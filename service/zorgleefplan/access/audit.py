@@ -72,7 +72,8 @@ REST_INTERACTIONS = frozenset(
 # Events of the authorization server: DICOM "User Authentication" rather than a REST operation.
 AUTHORIZATION_EVENTS = frozenset({"login", "token", "consent-decision"})
 ERASURE = "erase"  # a client's whole plan destroyed (vernietiging)
-SUBTYPES = REST_INTERACTIONS | AUTHORIZATION_EVENTS | {"break-the-glass", ERASURE}
+NOTIFICATION = "subscription-notification"  # a notification pushed to a subscriber
+SUBTYPES = REST_INTERACTIONS | AUTHORIZATION_EVENTS | {"break-the-glass", ERASURE, NOTIFICATION}
 
 _DCM = "http://dicom.nema.org/resources/ontology/DCM"
 _TYPE_REST = {
@@ -236,7 +237,7 @@ def to_audit_event(record: AuditRecord, id_: str, micros: int | None = None) -> 
         event["type"] = _TYPE_AUTHENTICATION
         own = {"system": SUBTYPE_SYSTEM, "code": subtype}
         event["subtype"] = [_DCM_LOGIN, own] if subtype == "login" else [own]
-    else:  # break-the-glass or an erasure: through the REST API, with our own subtype
+    else:  # break-the-glass, an erasure or a notification: our own REST events
         event["type"] = _TYPE_REST
         event["subtype"] = [{"system": SUBTYPE_SYSTEM, "code": subtype}]
     event["action"] = record.action

@@ -19,6 +19,8 @@ Which plans can concern a principal:
   opening as a Communication to the client, see fhir/break_glass.py; that record is the window).
 Everyone but the development principal also reads shared directory data (practitioners,
 organisations, definitions), which belongs to no client; only the development principal writes it.
+A professional's or backend's own Subscriptions live in a compartment of their own
+(access/subscriber.py), granted to them alone.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from zorgleefplan.access.engine import (
 )
 from zorgleefplan.access.facts import ClientFacts, client_facts
 from zorgleefplan.access.principal import Principal
+from zorgleefplan.access.subscriber import is_client_compartment, subscriber_compartment
 from zorgleefplan.store.model import (
     AccessConstraint,
     DateCriterion,
@@ -114,6 +117,12 @@ class AccessDecision:
             return WriteDecision(
                 False, (), "shared directory resources cannot be changed with this access"
             )
+        if not is_client_compartment(compartment):
+            # A subscriber's own compartment: their Subscriptions, nothing else.
+            own = compartment == subscriber_compartment(self.principal)
+            if own and resource.get("resourceType") == "Subscription":
+                return WriteDecision(True, (), "own subscription")
+            return WriteDecision(False, (), "this subscription belongs to someone else")
         facts = self.facts.get(compartment)
         if facts is None:
             return WriteDecision(
@@ -184,6 +193,9 @@ class AccessPolicy:
             for client, client_facts_for in facts.items()
         }
         grants = [grant for read in reads.values() for grant in read.grants]
+        own = subscriber_compartment(principal)
+        if not is_client_compartment(own):  # the principal's own Subscriptions
+            grants.append(Grant(compartments=frozenset({own}), include_shared=False))
         return AccessDecision(
             principal,
             AccessConstraint(grants=(*grants, DIRECTORY)),

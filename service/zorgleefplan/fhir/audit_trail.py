@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from zorgleefplan.access.audit import ERASURE, Action, AuditRecord, Outcome
+from zorgleefplan.access.audit import ERASURE, NOTIFICATION, Action, AuditRecord, Outcome
 from zorgleefplan.access.engine import Basis
 from zorgleefplan.access.policy import AccessDecision
 from zorgleefplan.access.principal import Principal
+from zorgleefplan.access.subscriber import is_client_compartment
 from zorgleefplan.errors import ZlpError
 from zorgleefplan.store.model import Erasure, StoredVersion
 
@@ -37,6 +38,7 @@ _ACTIONS: dict[str, Action] = {
     "batch": "E",
     "transaction": "E",
     "operation": "E",
+    NOTIFICATION: "R",  # a disclosure to the subscriber's endpoint
 }
 _TYPE_LEVEL = {"GET": "search-type", "POST": "create", "PUT": "update", "PATCH": "patch"}
 _INSTANCE_LEVEL = {"GET": "read", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
@@ -90,7 +92,9 @@ def records_for(
     principal = decision.principal
     by_client: dict[str | None, list[StoredVersion]] = {}
     for stored in touched:
-        by_client.setdefault(stored.compartment, []).append(stored)
+        # A subscriber's own compartment (their Subscriptions) is no client's plan.
+        client = stored.compartment if is_client_compartment(stored.compartment) else None
+        by_client.setdefault(client, []).append(stored)
     clients = [c for c in by_client if c is not None] or [principal.patient]
     query_text = urlencode(list(query)) or None
     return [

@@ -38,6 +38,19 @@ _COMMON_SEARCH = (
     ),
 )
 
+
+DOCUMENTATION = {
+    "Subscription": "R4 Subscriptions, channel rest-hook only. criteria: a search of one type "
+    "(criteria parameters only). Without channel.payload a notification is a POST with no "
+    "body to the endpoint; with payload application/fhir+json the endpoint is a service base: "
+    "PUT [endpoint]/[type]/[id] with the resource, DELETE [endpoint]/[type]/[id] for a "
+    "deletion. A client writes status requested or off; the server sets active once the "
+    "endpoint checks out (https; no private, link-local or metadata addresses), and error, "
+    "with the reason, when it does not or after repeated failed deliveries. Every notification "
+    "is decided by the subscriber's access at that moment. A Subscription is visible to its "
+    "subscriber only (the client's own also in their plan).",
+}
+
 AUDIT_INTERACTIONS = ("read", "search-type")
 
 
@@ -182,6 +195,7 @@ def capability_statement(
                 "searchParam": _search_params(registry, type_),
                 **_supported_profiles(type_),
                 **_operations(type_),
+                **({"documentation": DOCUMENTATION[type_]} if type_ in DOCUMENTATION else {}),
             }
         )
     return {

@@ -21,6 +21,7 @@ from zorgleefplan.access.engine import WriteAction
 from zorgleefplan.access.facts import normalize_reference
 from zorgleefplan.access.policy import AccessDecision, AccessPolicy
 from zorgleefplan.access.principal import Principal
+from zorgleefplan.access.subscriber import subscriber_compartment
 from zorgleefplan.config import Settings
 from zorgleefplan.errors import (
     Conflict,
@@ -36,6 +37,8 @@ from zorgleefplan.fhir.provenance import provenance_for
 from zorgleefplan.fhir.resource_types import SUPPORTED
 from zorgleefplan.fhir.search.extract import IndexExtractor
 from zorgleefplan.fhir.search.parameters import SearchParameterRegistry
+from zorgleefplan.fhir.subscription import resource as subscriptions
+from zorgleefplan.fhir.subscription.endpoint import AddressPolicy
 from zorgleefplan.fhir.validation import ResourceValidator
 from zorgleefplan.store.model import (
     AccessConstraint,
@@ -295,14 +298,23 @@ class Repository:
     def _prepare(self, resource: dict[str, Any], type_: str, id_: str) -> _Prepared:
         if not isinstance(resource.get("meta", {}), dict):
             raise InvalidResource("meta must be an object", expression=[f"{type_}.meta"])
+        if type_ == "Subscription":
+            # The subscriber is the writer; its Subscription lives where its access reaches.
+            policy = AddressPolicy(allow_private=self.services.settings.subscription_allow_private)
+            resource = subscriptions.accept(
+                resource, self.principal, self.services.registry, policy
+            )
         stamped = _stamp(resource, id_, 1, _PROVISIONAL_TIME)
         report = self.services.validator.validate(stamped)
         self.services.conformance.check(stamped)
         index = self.services.extractor.extract(stamped)
+        compartment = self.services.extractor.compartment(stamped, index)
+        if type_ == "Subscription":
+            compartment = subscriber_compartment(self.principal)
         return _Prepared(
             resource=stamped,
             index=index,
-            compartment=self.services.extractor.compartment(stamped, index),
+            compartment=compartment,
             references={
                 (ref.type, ref.id): ref.path for ref in report.references if ref.type in SUPPORTED
             },
@@ -371,26 +383,38 @@ class Repository:
         seeding tools) acts outside any client relation and leaves none."""
         if self.principal.kind == "development":
             return
-        tx = self.tx
-        recorded = instant(tx.timestamp)
-        made = provenance_for(
+        await record_provenance(
+            self.tx,
+            self.services.extractor,
             self.principal,
             changed,
-            recorded,
             on_behalf_of=self.decision.on_behalf_of(changed.compartment),
         )
-        resource = _stamp(made, new_id(), 1, recorded)
-        await tx.write(
-            NewVersion(
-                "Provenance",
-                resource["id"],
-                1,
-                "POST",
-                orjson.dumps(resource),
-                changed.compartment,
-                self.services.extractor.extract(resource),
-            )
+
+
+async def record_provenance(
+    tx: Transaction,
+    extractor: IndexExtractor,
+    principal: Principal,
+    changed: StoredVersion,
+    *,
+    on_behalf_of: str | None,
+) -> None:
+    """Write the Provenance of ``changed``, made by ``principal``, in ``tx``."""
+    recorded = instant(tx.timestamp)
+    made = provenance_for(principal, changed, recorded, on_behalf_of=on_behalf_of)
+    resource = _stamp(made, new_id(), 1, recorded)
+    await tx.write(
+        NewVersion(
+            "Provenance",
+            resource["id"],
+            1,
+            "POST",
+            orjson.dumps(resource),
+            changed.compartment,
+            extractor.extract(resource),
         )
+    )
 
 
 def _references_in(value: object) -> set[tuple[str, str]]:

@@ -18,6 +18,7 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "PractitionerRole",
     "Provenance",
     "RelatedPerson",
+    "Subscription",
     "Task",
 )
 

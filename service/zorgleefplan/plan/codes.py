@@ -126,3 +126,7 @@ PROFILE_VOLMACHTVERLENING = structure_definition("volmachtverlening")  # Consent
 PROFILE_TOEGANGSTOESTEMMING = structure_definition("toegangstoestemming")  # Consent: access
 PROFILE_NAASTE = structure_definition("naaste")  # RelatedPerson
 PROFILE_OPVOLGTAAK = structure_definition("opvolgtaak")  # Task
+# On Subscription, set by the server: who the subscription notifies for (see
+# access/subscriber.py); sub-extensions kind, subject, client, fhirUser, patient, organization,
+# scope.
+EXT_SUBSCRIBER = structure_definition("subscriber")

@@ -58,6 +58,23 @@ class Erasure:
         return sum(count for _, count in self.resources)
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where the notifications of one Subscription stand: a cursor into the change log.
+
+    The change log (every stored version, in ``seq`` order, written in the transaction that
+    made the change) is the notification queue; each subscription keeps how far it got, so a
+    change is notified only once it is committed, and none is lost across restarts. A delivery
+    is claimed by one worker at a time (a lease) and handed back with its new state."""
+
+    subscription: str  # the Subscription id
+    type: str  # the resource type its criteria search
+    cursor: int  # seq of the last change handled (notified or passed over)
+    failures: int = 0  # consecutive failed attempts
+    due: int = 0  # µs since epoch: not claimed before this (retry backoff)
+    active: bool = True  # False: kept but not delivered (the Subscription is not active)
+
+
 # --------------------------------------------------------------------------- index values
 # Extracted at write time from the SearchParameter expressions. ``param`` is the search
 # parameter code; rows belong to one resource, so the code needs no type prefix.

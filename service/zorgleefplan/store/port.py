@@ -20,6 +20,7 @@ from typing import Protocol
 from zorgleefplan.store.model import (
     AccessConstraint,
     AuditRow,
+    Delivery,
     Erasure,
     NewVersion,
     Page,
@@ -31,13 +32,23 @@ from zorgleefplan.store.model import (
 
 @dataclass(frozen=True, slots=True)
 class HistoryQuery:
-    """Which versions a history interaction asks for (instance, type or system level)."""
+    """Which versions a history interaction asks for (instance, type or system level).
+
+    Pages run newest first (``before_seq`` continues); with ``after_seq`` they run oldest first
+    instead, from just after that sequence number (the change log as subscriptions read it; the
+    caller continues from the last row's ``seq``, so ``next_before_seq`` is None).
+
+    Feeds are gap-free: a version becomes visible only after every version with a smaller
+    ``seq`` — and so with an earlier ``last_updated`` — is visible (commit order = ``seq``
+    order = timestamp order). A reader that continues after the last ``seq`` or
+    ``last_updated`` it saw can never miss a version committed later."""
 
     type: str | None = None
     id: str | None = None
     since: int | None = None  # µs; versions written at or after
     at: tuple[int, int] | None = None  # µs range; versions current at some point within it
     before_seq: int | None = None  # keyset cursor: versions older than this sequence number
+    after_seq: int | None = None  # versions newer than this sequence number, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +117,14 @@ class Reader(Protocol):
 
     async def audit_read(self, id_: str) -> AuditRow | None: ...
 
+    # Subscription delivery state (see model.Delivery).
+
+    async def seen(
+        self, subscription: str, keys: Sequence[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        """Which of ``keys`` the subscription has been notified of (and not of their deletion)."""
+        ...
+
 
 class Transaction(Reader, Protocol):
     """A unit of work; commits when the context exits cleanly, rolls back otherwise."""
@@ -140,9 +159,19 @@ class Transaction(Reader, Protocol):
         the history cannot be resurrected. A resource that moved into another compartment
         keeps its versions there. Resources of other compartments and shared ones are not
         touched, also when they refer into this compartment (their references then dangle),
-        and neither are audit rows (NEN 7513: the log outlives the plan). Adapters also make
-        the erased content unrecoverable from their files where they can. Erasing an empty or
-        unknown compartment removes nothing. Returns what went, as counts."""
+        and neither are audit rows (NEN 7513: the log outlives the plan). Subscription delivery
+        state forgets them too (seen sets; the delivery of an erased Subscription). Adapters
+        also make the erased content unrecoverable from their files where they can. Erasing an
+        empty or unknown compartment removes nothing. Returns what went, as counts."""
+        ...
+
+    def put_delivery(self, delivery: Delivery) -> None:
+        """Create or replace a subscription's delivery state (releasing any lease), written with
+        the transaction — together with the Subscription version that activates or pauses it."""
+        ...
+
+    def remove_delivery(self, subscription: str) -> None:
+        """Forget a subscription's delivery state and its seen set (turned off or deleted)."""
         ...
 
 
@@ -152,6 +181,27 @@ class Store(Reader, Protocol):
     async def append_audit(self, rows: Sequence[AuditRow]) -> None:
         """Append audit rows on their own, durable on return (the audit log's batches: the
         same as a transaction holding only ``append_audit``, which adapters may do cheaper)."""
+        ...
+
+    async def claim_deliveries(
+        self, owner: str, now: int, lease_until: int, count: int
+    ) -> tuple[Delivery, ...]:
+        """Lease up to ``count`` deliveries to ``owner`` until ``lease_until`` (µs), atomically
+        across processes: active ones, due at ``now``, not leased to anyone at ``now``, and
+        with a change of their type after their cursor (nothing to do: not claimed)."""
+        ...
+
+    async def release_delivery(
+        self,
+        delivery: Delivery,
+        owner: str,
+        *,
+        seen: Sequence[tuple[str, str]] = (),
+        unseen: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        """Store a claimed delivery's new state, add ``seen`` to and drop ``unseen`` from its
+        seen set, and end the lease — only while ``owner`` still holds it (else nothing is
+        changed and the answer is False: the lease ran out and another worker took over)."""
         ...
 
     async def purge_audit(self, recorded_before: int) -> int:

@@ -31,6 +31,7 @@ from zorgleefplan.errors import Conflict, MissingReferences, StoreUnavailable, V
 from zorgleefplan.store.model import (
     AccessConstraint,
     AuditRow,
+    Delivery,
     Erasure,
     IndexValues,
     NewVersion,
@@ -146,6 +147,27 @@ CREATE INDEX IF NOT EXISTS audit_recorded ON audit_event (recorded);
 -- Ids of erased resources, never to be used again: SHA-256 of "type/id" only (no compartment,
 -- no time), so the table keeps no readable trace of the erased plan.
 CREATE TABLE IF NOT EXISTS retired_id (digest BLOB PRIMARY KEY) WITHOUT ROWID;
+
+-- Subscription delivery: a cursor per subscription into resource_version (the change log is
+-- the queue), with its retry state and the lease of the worker delivering it.
+CREATE TABLE IF NOT EXISTS subscription_delivery (
+    subscription TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    cursor INTEGER NOT NULL,                 -- resource_version.seq of the last change handled
+    failures INTEGER NOT NULL,
+    due INTEGER NOT NULL,                    -- µs: not claimed before
+    active INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_until INTEGER NOT NULL DEFAULT 0   -- µs
+);
+CREATE INDEX IF NOT EXISTS delivery_due ON subscription_delivery (active, due);
+-- What each subscription has been notified of: only those get a notification of a delete.
+CREATE TABLE IF NOT EXISTS subscription_seen (
+    subscription TEXT NOT NULL,
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (subscription, type, id)
+) WITHOUT ROWID;
 """
 
 _INDEX_TABLES = (
@@ -398,11 +420,17 @@ def _history(
     if query.before_seq is not None:
         page_where += " AND v.seq < ?"
         page_params.append(query.before_seq)
+    order = "DESC"
+    if query.after_seq is not None:
+        page_where += " AND v.seq > ?"
+        page_params.append(query.after_seq)
+        order = "ASC"
     rows = conn.execute(
-        f"SELECT {_VERSION} FROM resource_version v WHERE {page_where} ORDER BY v.seq DESC LIMIT ?",
+        f"SELECT {_VERSION} FROM resource_version v WHERE {page_where} "
+        f"ORDER BY v.seq {order} LIMIT ?",
         (*page_params, count + 1),
     ).fetchall()
-    more = len(rows) > count
+    more = len(rows) > count and query.after_seq is None
     rows = rows[:count]
     counted = None
     if total:
@@ -501,6 +529,15 @@ def _erase_compartment(conn: sqlite3.Connection, patient: str) -> Erasure:
             "INSERT OR IGNORE INTO retired_id (digest) VALUES (?)",
             [(_id_digest(type_, id_),) for _, type_, id_ in current],
         )
+        # Subscriptions keep what they were notified of: no trace of the erased ids there, and
+        # the client's own subscriptions go with their plan.
+        conn.executemany(
+            "DELETE FROM subscription_seen WHERE type = ? AND id = ?",
+            [(type_, id_) for _, type_, id_ in current],
+        )
+        for _, type_, id_ in current:
+            if type_ == "Subscription":
+                _remove_delivery(id_, conn)
     finally:
         conn.execute(f"PRAGMA secure_delete = {int(secure)}")
     return Erasure(resources=tuple(counts.items()), versions=versions)
@@ -515,6 +552,114 @@ def _truncate_wal(conn: sqlite3.Connection) -> None:
             "store: the WAL could not be emptied after an erasure (readers busy); the erased "
             "content stays in its older frames until the WAL is next reset"
         )
+
+
+# --------------------------------------------------------------------------- subscription delivery
+
+_DELIVERY = "subscription, type, cursor, failures, due, active"
+# Active, due, not leased, and with a change of its type after its cursor.
+_DUE = (
+    "d.active = 1 AND d.due <= ? AND d.lease_until <= ? AND EXISTS (SELECT 1 FROM "
+    "resource_version v WHERE v.type = d.type AND v.seq > d.cursor)"
+)
+
+
+def _delivery(row: tuple[Any, ...]) -> Delivery:
+    return Delivery(
+        subscription=row[0],
+        type=row[1],
+        cursor=row[2],
+        failures=row[3],
+        due=row[4],
+        active=bool(row[5]),
+    )
+
+
+def _any_due(conn: sqlite3.Connection, now: int) -> bool:
+    found = conn.execute(
+        f"SELECT 1 FROM subscription_delivery d WHERE {_DUE} LIMIT 1", (now, now)
+    ).fetchone()
+    return found is not None
+
+
+def _claim(
+    owner: str, now: int, lease_until: int, count: int, conn: sqlite3.Connection
+) -> tuple[Delivery, ...]:
+    rows = conn.execute(
+        f"UPDATE subscription_delivery SET lease_owner = ?, lease_until = ? WHERE subscription IN "
+        f"(SELECT d.subscription FROM subscription_delivery d WHERE {_DUE} ORDER BY d.due LIMIT ?) "
+        f"RETURNING {_DELIVERY}",
+        (owner, lease_until, now, now, count),
+    ).fetchall()
+    return tuple(sorted((_delivery(r) for r in rows), key=lambda d: d.due))
+
+
+def _release(
+    delivery: Delivery,
+    owner: str,
+    seen: Sequence[tuple[str, str]],
+    unseen: Sequence[tuple[str, str]],
+    conn: sqlite3.Connection,
+) -> bool:
+    updated = conn.execute(
+        "UPDATE subscription_delivery SET cursor = ?, failures = ?, due = ?, active = ?, "
+        "lease_owner = NULL, lease_until = 0 WHERE subscription = ? AND lease_owner = ?",
+        (
+            delivery.cursor,
+            delivery.failures,
+            delivery.due,
+            int(delivery.active),
+            delivery.subscription,
+            owner,
+        ),
+    ).rowcount
+    if not updated:
+        return False
+    conn.executemany(
+        "INSERT OR IGNORE INTO subscription_seen VALUES (?, ?, ?)",
+        [(delivery.subscription, t, i) for t, i in seen],
+    )
+    conn.executemany(
+        "DELETE FROM subscription_seen WHERE subscription = ? AND type = ? AND id = ?",
+        [(delivery.subscription, t, i) for t, i in unseen],
+    )
+    return True
+
+
+def _put_delivery(delivery: Delivery, conn: sqlite3.Connection) -> None:
+    conn.execute(
+        f"INSERT INTO subscription_delivery ({_DELIVERY}, lease_owner, lease_until) "
+        "VALUES (?, ?, ?, ?, ?, ?, NULL, 0) ON CONFLICT (subscription) DO UPDATE SET "
+        "type = excluded.type, cursor = excluded.cursor, failures = excluded.failures, "
+        "due = excluded.due, active = excluded.active, lease_owner = NULL, lease_until = 0",
+        (
+            delivery.subscription,
+            delivery.type,
+            delivery.cursor,
+            delivery.failures,
+            delivery.due,
+            int(delivery.active),
+        ),
+    )
+
+
+def _remove_delivery(subscription: str, conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM subscription_delivery WHERE subscription = ?", (subscription,))
+    conn.execute("DELETE FROM subscription_seen WHERE subscription = ?", (subscription,))
+
+
+def _seen(
+    conn: sqlite3.Connection, subscription: str, keys: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for type_, ids in _by_type(keys):
+        rows = conn.execute(
+            f"SELECT type, id FROM subscription_seen WHERE subscription = ? AND type = ? "
+            f"AND id IN ({_marks(len(ids))})",
+            (subscription, type_, *ids),
+        ).fetchall()
+        found.update((t, i) for t, i in rows)
+    return found
 
 
 def _write(conn: sqlite3.Connection, new: NewVersion, timestamp: int) -> StoredVersion:
@@ -693,6 +838,11 @@ class _SqliteReader:
     async def audit_read(self, id_: str) -> AuditRow | None:
         return await self._run(lambda c: _audit_read(c, id_))
 
+    async def seen(
+        self, subscription: str, keys: Sequence[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        return await self._run(lambda c: _seen(c, subscription, keys))
+
 
 class SqliteTransaction(_SqliteReader):
     """One interaction's unit of work: a savepoint inside the store's open group transaction.
@@ -708,6 +858,7 @@ class SqliteTransaction(_SqliteReader):
         self._started = False
         self._writes: list[NewVersion] = []
         self._audit: list[AuditRow] = []
+        self._deliveries: list[Callable[[sqlite3.Connection], None]] = []
         self._required: list[tuple[tuple[str, str], AccessConstraint]] = []
         self.erased = False  # an erasure ran: the store empties the WAL after the commit
 
@@ -734,6 +885,12 @@ class SqliteTransaction(_SqliteReader):
     def append_audit(self, rows: Sequence[AuditRow]) -> None:
         self._audit.extend(rows)
 
+    def put_delivery(self, delivery: Delivery) -> None:
+        self._deliveries.append(partial(_put_delivery, delivery))
+
+    def remove_delivery(self, subscription: str) -> None:
+        self._deliveries.append(partial(_remove_delivery, subscription))
+
     async def erase_compartment(self, patient: str) -> Erasure:
         self.erased = True
         return await self._on_writer(lambda c: _erase_compartment(c, patient))
@@ -755,6 +912,9 @@ class SqliteTransaction(_SqliteReader):
         if self._audit:
             audit, self._audit = self._audit, []
             _append_audit(conn, audit)
+        deliveries, self._deliveries = self._deliveries, []
+        for change in deliveries:
+            change(conn)
 
     def _finish(self, conn: sqlite3.Connection) -> None:
         """Flush, check the required references, and release the savepoint (on the writer)."""
@@ -934,6 +1094,26 @@ class SqliteStore(_SqliteReader):
                 return
         async with self.transaction() as tx:
             tx.append_audit(rows)
+
+    async def claim_deliveries(
+        self, owner: str, now: int, lease_until: int, count: int
+    ) -> tuple[Delivery, ...]:
+        # Look first on a reader: an idle poll then costs no write transaction.
+        if not await self._on_reader(lambda c: _any_due(c, now)):
+            return ()
+        async with self.transaction() as tx:
+            return await tx._on_writer(partial(_claim, owner, now, lease_until, count))
+
+    async def release_delivery(
+        self,
+        delivery: Delivery,
+        owner: str,
+        *,
+        seen: Sequence[tuple[str, str]] = (),
+        unseen: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        async with self.transaction() as tx:
+            return await tx._on_writer(partial(_release, delivery, owner, seen, unseen))
 
     async def purge_audit(self, recorded_before: int) -> int:
         async with self.transaction() as tx:
