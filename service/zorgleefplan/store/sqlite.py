@@ -49,6 +49,7 @@ from zorgleefplan.store.sqlite_query import (
     param_key,
 )
 from zorgleefplan.store.worker_threads import WorkerThreads
+from zorgleefplan.store.write_gate import WriteGate
 
 T = TypeVar("T")
 
@@ -437,7 +438,10 @@ def _append_audit(conn: sqlite3.Connection, rows: Sequence[AuditRow]) -> None:
     )
 
 
-def _append_audit_alone(rows: Sequence[AuditRow], conn: sqlite3.Connection) -> None:
+def _append_audit_alone(
+    gate: WriteGate, rows: Sequence[AuditRow], conn: sqlite3.Connection
+) -> None:
+    gate.acquire()
     conn.execute("BEGIN IMMEDIATE")
     try:
         _append_audit(conn, rows)
@@ -739,6 +743,7 @@ class SqliteStore(_SqliteReader):
         self._synchronous = synchronous
         self._max_group = max_group
         self._writer_pool = WorkerThreads(1, "zlp-sqlite-writer")
+        self._gate = WriteGate(path)  # turns between processes writing to the same file
         self._reader_pool = WorkerThreads(readers, "zlp-sqlite-reader")
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -770,7 +775,8 @@ class SqliteStore(_SqliteReader):
         return await self._reader_pool.run(partial(_guarded, self._connection, fn))
 
     async def _on_writer(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._writer_pool.run(partial(_guarded, self._connection, fn))
+        gated = partial(_opening_gate, self._gate, fn)
+        return await self._writer_pool.run(partial(_guarded, self._connection, gated))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:
@@ -796,7 +802,7 @@ class SqliteStore(_SqliteReader):
 
     async def _join_group(self) -> _Group:
         if self._group is None:
-            latest = await self._on_writer(_begin)
+            latest = await self._on_writer(partial(_begin, self._gate))
             # Another process may have written since our last group: never go back in time.
             self._clock = max(self._clock, latest)
             self._group = _Group(asyncio.get_running_loop().create_future())
@@ -845,7 +851,7 @@ class SqliteStore(_SqliteReader):
         writes in flight) the rows join it as a member."""
         async with self._write_lock:
             if self._group is None:
-                await self._on_writer(partial(_append_audit_alone, rows))
+                await self._on_writer(partial(_append_audit_alone, self._gate, rows))
                 return
         async with self.transaction() as tx:
             tx.append_audit(rows)
@@ -861,6 +867,7 @@ class SqliteStore(_SqliteReader):
             await self._commit_open_group()
         self._writer_pool.shutdown()
         self._reader_pool.shutdown()
+        self._gate.close()
         with self._connections_lock:
             for conn in self._connections:
                 conn.close()
@@ -925,8 +932,21 @@ def _guarded(
         raise StoreUnavailable(f"the store could not complete the request: {exc}") from exc
 
 
-def _begin(conn: sqlite3.Connection) -> int:
+def _opening_gate(
+    gate: WriteGate, fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection
+) -> T:
+    """Run ``fn`` on the writer; once no transaction is open (committed, rolled back, or never
+    begun because BEGIN failed) other processes get their turn to write."""
+    try:
+        return fn(conn)
+    finally:
+        if not conn.in_transaction:
+            gate.release()
+
+
+def _begin(gate: WriteGate, conn: sqlite3.Connection) -> int:
     """Open a group transaction; returns the latest stored timestamp (µs)."""
+    gate.acquire()
     conn.execute("BEGIN IMMEDIATE")
     latest = conn.execute("SELECT MAX(last_updated) FROM resource_version").fetchone()[0]
     return int(latest or 0)
