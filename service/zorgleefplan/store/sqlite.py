@@ -1,7 +1,8 @@
 """The embedded SQLite store: one WAL file in the data directory, zero set-up.
 
 Threads: all SQLite work runs off the event loop. Writes go through one dedicated writer thread
-(one connection, ``BEGIN IMMEDIATE`` so several processes on one file serialise correctly);
+(one connection, ``BEGIN IMMEDIATE`` so several processes on one file serialise correctly, after
+taking the write gate so that they take turns: see write_gate.py);
 reads use a small pool of threads, each with its own connection (WAL readers never block on the
 writer). A transaction holds an asyncio lock for its duration so that interactions in one
 process queue in the event loop instead of in SQLite's busy handler.
