@@ -20,7 +20,7 @@ import pytest
 from tests.support import Server, mint_access_token, start_server
 from zorgleefplan.config import Settings
 
-CLIENTS = 8  # concurrent client tasks, one connection each: the kernel spreads them
+CLIENTS = 8  # concurrent client tasks
 CREATES = 12  # per client
 UPDATES = 12  # If-Match update attempts per client, on two contended Goals
 HOT = ("hot-1", "hot-2")
@@ -128,12 +128,15 @@ async def test_two_workers_lose_no_write_and_keep_versions_consecutive(
             assert r.status_code == 201, r.text
 
     acked = Acknowledged()
+    # A new connection per request: a worker accepts every connection that is waiting when it
+    # looks, so a few long-lived connections may all land on one; fresh ones go to whichever
+    # worker is free, as a proxy's would.
     clients = [
         httpx.AsyncClient(
             base_url=server.base,
             headers=headers,
             timeout=60,
-            limits=httpx.Limits(max_connections=1),
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=0),
         )
         for _ in range(CLIENTS)
     ]
