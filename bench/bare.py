@@ -6,10 +6,11 @@ and headers (content type, ETag, Last-Modified) that the service answered for th
     GET /fhir/CarePlan/{id}           the body of a read of a seeded CarePlan
     GET /fhir/CarePlan?patient=...    the searchset Bundle of a search by patient
 
-uvicorn runs it as ``zorgleefplan serve`` runs the service: one worker, ``loop``/``http`` on
-"auto" (uvloop and httptools when installed), log level warning, and no access log.
+uvicorn runs it as ``zorgleefplan serve`` runs the service: one worker (or ``--workers N``, as
+the service is run), ``loop``/``http`` on "auto" (uvloop and httptools when installed), log
+level warning, and no access log.
 
-    python bench/bare.py --fixture FIXTURE.json --port 8090
+    python bench/bare.py --fixture FIXTURE.json --port 8090 [--workers 2]
 
 FIXTURE.json: {"read": {"headers": {...}, "body": "..."}, "search": {...}} (run.py writes it).
 """
@@ -17,6 +18,7 @@ FIXTURE.json: {"read": {"headers": {...}, "body": "..."}, "search": {...}} (run.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,14 +60,25 @@ def build_app(fixture: dict[str, Any]) -> FastAPI:
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The app of a worker process: the fixture named by BENCH_BARE_FIXTURE."""
+    return build_app(orjson.loads(Path(os.environ["BENCH_BARE_FIXTURE"]).read_bytes()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="bare FastAPI ceiling for bench/run.py")
     parser.add_argument("--fixture", type=Path, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    app = build_app(orjson.loads(args.fixture.read_bytes()))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    options = {"host": args.host, "port": args.port, "log_level": "warning", "access_log": False}
+    if args.workers > 1:
+        # Worker processes import the app; this script's directory is on their path.
+        os.environ["BENCH_BARE_FIXTURE"] = str(args.fixture.resolve())
+        uvicorn.run("bare:app_from_environment", factory=True, workers=args.workers, **options)
+        return 0
+    uvicorn.run(build_app(orjson.loads(args.fixture.read_bytes())), **options)
     return 0
 
 

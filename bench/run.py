@@ -8,9 +8,12 @@ latency between the smallest and the largest store (the "flat from 10k to 1M" ta
 
     python bench/run.py --clients 1000
     python bench/run.py --clients 1000 100000 --duration 10 --connections 32
+    python bench/run.py --clients 1000 --workers 1 2      # how throughput scales with workers
 
-Needs wrk (``apt-get install -y wrk``). The servers are pinned to core 0 and wrk to core 1 when
-``taskset`` is available and the machine has two cores.
+Needs wrk (``apt-get install -y wrk``). With one worker the servers are pinned to core 0 and wrk
+to core 1 when ``taskset`` is available and the machine has two cores; with N workers the
+servers get cores 0..N-1 and wrk the next core, or share the servers' cores when there is none
+left (see ``pinning``).
 """
 
 from __future__ import annotations
@@ -118,7 +121,7 @@ class Measurement:
     bad_status: int
     bad_status_sample: str
     socket_errors: int
-    server_cpu: float | None  # share of one core the server process used during the run
+    server_cpu: float | None  # cores' worth of CPU the server processes used during the run
 
     @property
     def errors(self) -> int:
@@ -145,17 +148,30 @@ class Pinning:
     description: str
 
 
-def pinning() -> Pinning:
+def pinning(workers: int = 1) -> Pinning:
+    """Servers on the first ``workers`` cores, wrk on the next one. When no core is left for
+    wrk (two workers on two cores) it shares the servers' cores: its own CPU use then counts
+    against the servers, which understates how well they scale."""
     taskset = shutil.which("taskset")
-    cores = os.sched_getaffinity(0)
-    if taskset and {0, 1} <= cores:
+    cores = sorted(os.sched_getaffinity(0))
+    if not taskset or len(cores) < 2 or workers > len(cores):
+        why = "taskset not found" if not taskset else f"cores available: {cores}"
+        return Pinning((), (), f"not pinned ({why}); numbers are less stable")
+    servers = ",".join(str(c) for c in cores[:workers])
+    if workers < len(cores):
+        load = str(cores[workers])
         return Pinning(
-            (taskset, "-c", "0"),
-            (taskset, "-c", "1"),
-            "servers pinned to core 0, wrk to core 1 (taskset)",
+            (taskset, "-c", servers),
+            (taskset, "-c", load),
+            f"servers pinned to core{'s' if workers > 1 else ''} {servers}, "
+            f"wrk to core {load} (taskset)",
         )
-    why = "taskset not found" if not taskset else f"cores available: {sorted(cores)}"
-    return Pinning((), (), f"not pinned ({why}); numbers are less stable")
+    return Pinning(
+        (taskset, "-c", servers),
+        (taskset, "-c", servers),
+        f"servers and wrk share cores {servers} (taskset; no core left for wrk: its CPU use "
+        "counts against the servers)",
+    )
 
 
 def free_port() -> int:
@@ -202,10 +218,32 @@ def wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
     raise SystemExit(f"{url} not ready after {READY_TIMEOUT_S:.0f} s; see {log}")
 
 
+def wait_idle(proc: subprocess.Popen, log: Path) -> None:
+    """Wait until a multi-worker server's processes stop using CPU: the first worker to start
+    answers ``wait_ready`` while the others may still be importing and opening the store."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    before = cpu_seconds(proc.pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}; see {log}")
+        now = cpu_seconds(proc.pid)
+        if now - before < 0.05:
+            return
+        before = now
+    raise SystemExit(f"server workers still busy after {READY_TIMEOUT_S:.0f} s; see {log}")
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and its live children (the worker processes of a
+    multi-worker server), from Linux /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:  # exited meanwhile
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 def server_env() -> dict[str, str]:
@@ -213,7 +251,7 @@ def server_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("ZLP_")}
 
 
-def service_command(port: int, data_dir: Path) -> list[str]:
+def service_command(port: int, data_dir: Path, workers: int = 1) -> list[str]:
     script = Path(sys.executable).parent / "zorgleefplan"
     launcher = [str(script)] if script.exists() else [sys.executable, "-m", "zorgleefplan"]
     return [
@@ -226,7 +264,7 @@ def service_command(port: int, data_dir: Path) -> list[str]:
         "--data-dir",
         str(data_dir),
         "--workers",
-        "1",
+        str(workers),
         "--log-level",
         "warning",
     ]
@@ -449,6 +487,7 @@ def format_table(rows: Sequence[Row]) -> str:
 @dataclass
 class RunResult:
     clients: int
+    workers: int
     seed_report: dict[str, Any]
     seeded_now: bool
     rows: list[Row]
@@ -521,7 +560,7 @@ def run_scenarios(
     return rows
 
 
-def run_one(clients: int, args: argparse.Namespace, pin: Pinning) -> RunResult:
+def run_one(clients: int, workers: int, args: argparse.Namespace, pin: Pinning) -> RunResult:
     data_dir = args.data_root / f"clients-{clients}"
     print(f"[{clients:,} clients] seeding or reusing {data_dir}", file=sys.stderr, flush=True)
     report, seeded_now = seed.ensure_seeded(data_dir, clients, args.seed)
@@ -539,10 +578,12 @@ def run_one(clients: int, args: argparse.Namespace, pin: Pinning) -> RunResult:
     env = server_env()
     ports = {"service": free_port(), "bare": free_port()}
     service_log, bare_log = work_dir / "service.log", work_dir / "bare.log"
-    service_cmd = [*pin.server, *service_command(ports["service"], work_dir)]
+    service_cmd = [*pin.server, *service_command(ports["service"], work_dir, workers)]
     with running(service_cmd, service_log, env) as service:
         base = f"http://{HOST}:{ports['service']}"
         wait_ready(f"{base}/fhir/metadata", service, service_log)
+        if workers > 1:
+            wait_idle(service, service_log)
         authorise_clients(work_dir, base, data_dir / seed.CLIENTS_TSV)
         fixture = work_dir / "bare-fixture.json"
         sizes = capture_fixture(base, settings.clients_tsv, fixture)
@@ -554,16 +595,22 @@ def run_one(clients: int, args: argparse.Namespace, pin: Pinning) -> RunResult:
             str(fixture),
             "--port",
             str(ports["bare"]),
+            "--workers",
+            str(workers),
         ]
         with running(bare_cmd, bare_log, env) as bare:
             bare_base = f"http://{HOST}:{ports['bare']}"
             wait_ready(f"{bare_base}/fhir/CarePlan/ready", bare, bare_log)
+            if workers > 1:
+                wait_idle(bare, bare_log)
             rows = run_scenarios(
                 {"service": base, "bare": bare_base},
                 {"service": service.pid, "bare": bare.pid},
                 settings,
             )
-    result = RunResult(clients, asdict(report), seeded_now, rows, sizes, log_errors(service_log))
+    result = RunResult(
+        clients, workers, asdict(report), seeded_now, rows, sizes, log_errors(service_log)
+    )
     if not args.keep_work:
         shutil.rmtree(work_dir)
     return result
@@ -601,6 +648,32 @@ def flatness(results: Sequence[RunResult], tolerance: float) -> tuple[str, list[
     return "\n".join(lines), out
 
 
+# ------------------------------------------------------------------------------ scaling
+
+
+def scaling(runs: Sequence[RunResult]) -> tuple[str, list[dict[str, Any]]]:
+    """req/s of every scenario at each worker count, and each count's req/s over the first's."""
+    first = runs[0]
+    head = f"{'scenario':<16}" + "".join(f" {f'{r.workers} w req/s':>12} {'x':>5}" for r in runs)
+    lines, out = [head, "-" * len(head)], []
+    for row in first.rows:
+        rps = [next(x for x in r.rows if x.scenario == row.scenario).measurement.rps for r in runs]
+        factors = [round(v / rps[0], 2) if rps[0] else None for v in rps]
+        out.append(
+            {
+                "scenario": row.scenario,
+                "rps": {str(r.workers): v for r, v in zip(runs, rps, strict=True)},
+                "factor": {str(r.workers): f for r, f in zip(runs, factors, strict=True)},
+            }
+        )
+        cells = "".join(
+            f" {v:>12,.0f} {f'{f:.2f}' if f is not None else '-':>5}"
+            for v, f in zip(rps, factors, strict=True)
+        )
+        lines.append(f"{row.scenario:<16}{cells}")
+    return "\n".join(lines), out
+
+
 # ------------------------------------------------------------------------------ reporting
 
 
@@ -615,7 +688,7 @@ def git_state() -> dict[str, str]:
     }
 
 
-def environment(pin: Pinning) -> dict[str, Any]:
+def environment() -> dict[str, Any]:
     def installed(name: str) -> bool:
         try:
             __import__(name)
@@ -631,7 +704,6 @@ def environment(pin: Pinning) -> dict[str, Any]:
         "uvloop": installed("uvloop"),
         "httptools": installed("httptools"),
         "wrk": wrk[0] if wrk else "?",
-        "pinning": pin.description,
         "git": git_state(),
     }
 
@@ -639,9 +711,10 @@ def environment(pin: Pinning) -> dict[str, Any]:
 def header(result: RunResult, args: argparse.Namespace) -> str:
     r = result.seed_report
     how = "seeded now" if result.seeded_now else "reused"
+    workers = f"{result.workers} worker{'s' if result.workers > 1 else ''}"
     return (
-        f"== {result.clients:,} clients, {r['resources']:,} stored resources ({how}; seeding ran "
-        f"at {r['resources_per_second']:,.0f} resources/s) ==\n"
+        f"== {result.clients:,} clients, {workers}, {r['resources']:,} stored resources ({how}; "
+        f"seeding ran at {r['resources_per_second']:,.0f} resources/s) ==\n"
         f"wrk -t1, {args.connections} connections (c=1 rows: one), {args.duration} s per "
         f"scenario after {args.warmup} s warm-up; read body {result.response_bytes['read']:,} B, "
         f"search body {result.response_bytes['search']:,} B"
@@ -653,18 +726,22 @@ def write_json(
     args: argparse.Namespace,
     env: dict[str, Any],
     stamp: str,
-    flat: list[dict[str, Any]] | None = None,
+    pin: Pinning,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
     args.results.mkdir(parents=True, exist_ok=True)
-    path = args.results / f"{stamp}-{result.clients}.json"
+    suffix = "" if result.workers == 1 else f"-w{result.workers}"
+    path = args.results / f"{stamp}-{result.clients}{suffix}.json"
     document = {
         "timestamp": stamp,
         "clients": result.clients,
+        "workers": result.workers,
         "settings": {
             "duration_s": args.duration,
             "connections": args.connections,
             "warmup_s": args.warmup,
             "wrk_threads": 1,
+            "pinning": pin.description,
         },
         "environment": env,
         "seed": result.seed_report,
@@ -683,8 +760,7 @@ def write_json(
             for r in result.rows
         ],
     }
-    if flat is not None:
-        document["latency_flatness"] = {"tolerance": args.flat_tolerance, "rows": flat}
+    document.update(extra or {})
     path.write_text(json.dumps(document, indent=2) + "\n")
     return path
 
@@ -711,6 +787,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=1.5,
         help="largest/smallest latency ratio still called flat",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="service (and bare app) worker processes; several give a scaling table",
+    )
     parser.add_argument("--data-root", type=Path, default=BENCH / "data")
     parser.add_argument("--results", type=Path, default=BENCH / "results")
     parser.add_argument(
@@ -723,27 +806,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
-    pin = pinning()
-    env = environment(pin)
+    if min(args.workers) < 1:
+        raise SystemExit("--workers must be at least 1")
+    env = environment()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    print(f"{pin.description}; uvloop={env['uvloop']} httptools={env['httptools']}")
-    results: list[RunResult] = []
+    print(f"uvloop={env['uvloop']} httptools={env['httptools']}")
+    by_workers: dict[int, list[RunResult]] = {}
     failed = False
-    for clients in sorted(args.clients):
-        result = run_one(clients, args, pin)
-        results.append(result)
-        path = write_json(result, args, env, stamp)
-        print(f"\n{header(result, args)}\n{format_table(result.rows)}")
-        for line in result.server_log_errors:
-            print(f"  server log: {line}")
-        print(f"results: {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
-        failed |= any(r.passed is False for r in result.rows)
-    if len(results) > 1:
-        table, flat = flatness(results, args.flat_tolerance)
-        print(f"\n== latency from {results[0].clients:,} to {results[-1].clients:,} clients ==")
-        print(table)
-        write_json(results[-1], args, env, stamp, flat)
-        failed |= not all(row["passed"] for row in flat)
+    for workers in sorted(set(args.workers)):
+        pin = pinning(workers)
+        print(f"[{workers} worker{'s' if workers > 1 else ''}] {pin.description}")
+        results: list[RunResult] = []
+        for clients in sorted(args.clients):
+            result = run_one(clients, workers, args, pin)
+            results.append(result)
+            path = write_json(result, args, env, stamp, pin)
+            print(f"\n{header(result, args)}\n{format_table(result.rows)}")
+            for line in result.server_log_errors:
+                print(f"  server log: {line}")
+            print(f"results: {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+            failed |= any(r.passed is False for r in result.rows)
+        if len(results) > 1:
+            table, flat = flatness(results, args.flat_tolerance)
+            print(f"\n== latency from {results[0].clients:,} to {results[-1].clients:,} clients ==")
+            print(table)
+            extra = {"latency_flatness": {"tolerance": args.flat_tolerance, "rows": flat}}
+            write_json(results[-1], args, env, stamp, pin, extra)
+            failed |= not all(row["passed"] for row in flat)
+        by_workers[workers] = results
+    if len(by_workers) > 1:
+        for index, clients in enumerate(sorted(args.clients)):
+            runs = [results[index] for results in by_workers.values()]
+            table, rows = scaling(runs)
+            print(
+                f"\n== throughput from {runs[0].workers} to {runs[-1].workers} workers, "
+                f"{clients:,} clients =="
+            )
+            print(table)
+            write_json(runs[-1], args, env, stamp, pinning(runs[-1].workers), {"scaling": rows})
     return 1 if failed else 0
 
 

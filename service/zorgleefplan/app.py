@@ -6,6 +6,7 @@ lifetime of the app (opened in the lifespan, closed on shutdown).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from zorgleefplan import __version__
+from zorgleefplan import __version__, health, logs
 from zorgleefplan.access.audit import AuditLog
 from zorgleefplan.access.policy import AccessPolicy
 from zorgleefplan.auth import authorize_routes, oauth_routes
@@ -63,13 +64,20 @@ async def open_services(settings: Settings) -> FhirServices:
 
 class ZorgleefplanApp(FastAPI):
     """FastAPI for the authorization server, the pages and the OpenAPI document; requests
-    under /fhir go straight to the FHIR app, ahead of FastAPI's middleware and router."""
+    under /fhir go straight to the FHIR app, ahead of FastAPI's middleware and router. The
+    access log (when its logger is on) wraps both."""
 
     def __init__(self, fhir: fhir_api.FhirApp, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fhir = fhir
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and logs.ACCESS.isEnabledFor(logging.INFO):
+            await logs.logged(self._route, scope, receive, send)
+        else:
+            await self._route(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and fhir_api.is_fhir_path(scope["path"]):
             scope["app"] = self
             await self.fhir(scope, receive, send)
@@ -112,6 +120,9 @@ def create_app(
         try:
             yield
         finally:
+            # uvicorn gets here on SIGTERM after it stopped accepting connections and the
+            # requests in flight finished (or ``shutdown_timeout`` ran out): stop notifying,
+            # write the last audit batch, then close what it writes to.
             await deliverer.stop()
             await audit.close()
             await auth.close()
@@ -129,4 +140,5 @@ def create_app(
     fhir_api.describe(app)
     app.include_router(oauth_routes.router)
     app.include_router(authorize_routes.router)
+    app.include_router(health.router)
     return app

@@ -19,34 +19,42 @@ if TYPE_CHECKING:
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.config import LOG_LEVELS
+
+    from zorgleefplan.logs import logging_config
 
     overrides = {
         k: v
-        for k, v in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir))
+        for k, v in (
+            ("host", args.host),
+            ("port", args.port),
+            ("data_dir", args.data_dir),
+            ("log_format", args.log_format),
+        )
         if v is not None
     }
     settings = Settings(**overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": args.log_level,
+        "log_config": logging_config(settings.log_format, LOG_LEVELS[args.log_level]),
+        "access_log": False,  # the service writes its own, without query strings
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+    }
     if args.workers > 1:
         # Each worker process builds its own app from the same ZLP_* settings.
         import os
 
         for key, value in overrides.items():
             os.environ[f"ZLP_{key.upper()}"] = str(value)
-        uvicorn.run(
-            "zorgleefplan.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=args.workers,
-            log_level=args.log_level,
-        )
+        uvicorn.run("zorgleefplan.app:create_app", factory=True, workers=args.workers, **options)
         return 0
     from zorgleefplan.app import create_app
 
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level
-    )
+    uvicorn.run(create_app(settings), **options)
     return 0
 
 
@@ -389,7 +397,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 8080, ZLP_PORT)")
     serve.add_argument("--data-dir", type=Path, help="where the store lives (default ./data)")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug", "trace"),
+        help="info and below include the access log (default info)",
+    )
+    serve.add_argument(
+        "--log-format", choices=("text", "json"), help="log lines (default text, ZLP_LOG_FORMAT)"
+    )
     serve.set_defaults(run=_serve)
 
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")

@@ -20,6 +20,13 @@ class Settings(BaseSettings):
     # Public base URL of the service (scheme://host[:port]); when unset it is taken from each
     # request, which is right behind no proxy or a proxy that forwards Host.
     base_url: str | None = None
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto headers are believed (comma-separated
+    # addresses or networks, "*" for any): the TLS-terminating proxy in front of the service.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
+    # Log lines as text or as one JSON object per line (for a log collector).
+    log_format: Literal["text", "json"] = "text"
+    # On SIGTERM: how long in-flight requests may take to finish before they are cancelled.
+    shutdown_timeout: int = Field(default=30, ge=1, le=3600)
 
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_json_depth: int = Field(default=64, ge=8, le=512)

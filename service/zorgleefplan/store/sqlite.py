@@ -1,7 +1,8 @@
 """The embedded SQLite store: one WAL file in the data directory, zero set-up.
 
 Threads: all SQLite work runs off the event loop. Writes go through one dedicated writer thread
-(one connection, ``BEGIN IMMEDIATE`` so several processes on one file serialise correctly);
+(one connection, ``BEGIN IMMEDIATE`` so several processes on one file serialise correctly, after
+taking the write gate so that they take turns: see write_gate.py);
 reads use a small pool of threads, each with its own connection (WAL readers never block on the
 writer). A transaction holds an asyncio lock for its duration so that interactions in one
 process queue in the event loop instead of in SQLite's busy handler.
@@ -53,6 +54,7 @@ from zorgleefplan.store.sqlite_query import (
     param_key,
 )
 from zorgleefplan.store.worker_threads import WorkerThreads
+from zorgleefplan.store.write_gate import WriteGate
 
 T = TypeVar("T")
 
@@ -475,7 +477,10 @@ def _append_audit(conn: sqlite3.Connection, rows: Sequence[AuditRow]) -> None:
     )
 
 
-def _append_audit_alone(rows: Sequence[AuditRow], conn: sqlite3.Connection) -> None:
+def _append_audit_alone(
+    gate: WriteGate, rows: Sequence[AuditRow], conn: sqlite3.Connection
+) -> None:
+    gate.acquire()
     conn.execute("BEGIN IMMEDIATE")
     try:
         _append_audit(conn, rows)
@@ -971,6 +976,7 @@ class SqliteStore(_SqliteReader):
         self._synchronous = synchronous
         self._max_group = max_group
         self._writer_pool = WorkerThreads(1, "zlp-sqlite-writer")
+        self._gate = WriteGate(path)  # turns between processes writing to the same file
         self._reader_pool = WorkerThreads(readers, "zlp-sqlite-reader")
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -1002,7 +1008,8 @@ class SqliteStore(_SqliteReader):
         return await self._reader_pool.run(partial(_guarded, self._connection, fn))
 
     async def _on_writer(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._writer_pool.run(partial(_guarded, self._connection, fn))
+        gated = partial(_opening_gate, self._gate, fn)
+        return await self._writer_pool.run(partial(_guarded, self._connection, gated))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:
@@ -1030,7 +1037,7 @@ class SqliteStore(_SqliteReader):
 
     async def _join_group(self) -> _Group:
         if self._group is None:
-            latest = await self._on_writer(_begin)
+            latest = await self._on_writer(partial(_begin, self._gate))
             # Another process may have written since our last group: never go back in time.
             self._clock = max(self._clock, latest)
             self._group = _Group(asyncio.get_running_loop().create_future())
@@ -1090,7 +1097,7 @@ class SqliteStore(_SqliteReader):
         writes in flight) the rows join it as a member."""
         async with self._write_lock:
             if self._group is None:
-                await self._on_writer(partial(_append_audit_alone, rows))
+                await self._on_writer(partial(_append_audit_alone, self._gate, rows))
                 return
         async with self.transaction() as tx:
             tx.append_audit(rows)
@@ -1126,6 +1133,7 @@ class SqliteStore(_SqliteReader):
             await self._commit_open_group()
         self._writer_pool.shutdown()
         self._reader_pool.shutdown()
+        self._gate.close()
         with self._connections_lock:
             for conn in self._connections:
                 conn.close()
@@ -1190,8 +1198,21 @@ def _guarded(
         raise StoreUnavailable(f"the store could not complete the request: {exc}") from exc
 
 
-def _begin(conn: sqlite3.Connection) -> int:
+def _opening_gate(
+    gate: WriteGate, fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection
+) -> T:
+    """Run ``fn`` on the writer; once no transaction is open (committed, rolled back, or never
+    begun because BEGIN failed) other processes get their turn to write."""
+    try:
+        return fn(conn)
+    finally:
+        if not conn.in_transaction:
+            gate.release()
+
+
+def _begin(gate: WriteGate, conn: sqlite3.Connection) -> int:
     """Open a group transaction; returns the latest stored timestamp (µs)."""
+    gate.acquire()
     conn.execute("BEGIN IMMEDIATE")
     latest = conn.execute("SELECT MAX(last_updated) FROM resource_version").fetchone()[0]
     return int(latest or 0)
