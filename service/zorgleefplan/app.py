@@ -26,16 +26,12 @@ from zorgleefplan.fhir.repository import FhirServices
 from zorgleefplan.fhir.search.extract import IndexExtractor
 from zorgleefplan.fhir.search.parameters import default_registry
 from zorgleefplan.fhir.validation import ResourceValidator
-from zorgleefplan.store.sqlite import SqliteStore
+from zorgleefplan.store.factory import open_store
 
 
 async def open_services(settings: Settings) -> FhirServices:
     """Open the store and build what every interaction needs (close with ``store.close()``)."""
-    store = await SqliteStore.open(
-        settings.database_path,
-        readers=settings.sqlite_readers,
-        synchronous=settings.sqlite_synchronous,
-    )
+    store = await open_store(settings)
     registry = default_registry()
     return FhirServices(
         settings=settings,
