@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import bson
 import pytest
 
 from zorgleefplan.store.model import (
@@ -586,3 +587,38 @@ def test_history_filter_for_instance_since_and_at() -> None:
         "$or": [{"superseded": None}, {"superseded": {"$gt": 5}}],
     }
     assert history_filter(HistoryQuery(), AccessConstraint(grants=())) == NOTHING
+
+
+EVERY_KIND = [
+    TokenCriterion("status", (TokenMatch(SYS, "active"),), negate=True),
+    TokenTextCriterion("status", ("act",)),
+    StringCriterion("title", ("plan",)),
+    ReferenceCriterion("patient", (ReferenceMatch("Patient", "p1"),)),
+    IdentifierCriterion("performer", (TokenMatch("urn:agb", "1"),)),
+    DateCriterion("date", (RangeMatch("ap", 10, 19),)),
+    QuantityCriterion("dose", (QuantityMatch(RangeMatch("le", 1.5, 2.5), None, "mg"),)),
+    NumberCriterion("rank", (RangeMatch("ne", 1.5, 2.5),)),
+    UriCriterion("url", ("http://x/a",), "above"),
+    MissingCriterion("status", "token", True),
+    LastUpdatedCriterion((RangeMatch("ge", 1, 2),)),
+    ChainCriterion("patient", "Patient", HasCriterion("Goal", "subject", IdCriterion(("g",)))),
+]
+
+
+@pytest.mark.parametrize("criterion", EVERY_KIND, ids=lambda c: type(c).__name__)
+def test_every_compiled_search_is_a_valid_bson_command_once_lookups_are_resolved(
+    criterion: Any,
+) -> None:
+    access = AccessConstraint((Grant(compartments=frozenset({"p1"})),))
+    sort = (SortKey("title", True, "string"), SortKey("_lastUpdated"))
+    where = search_filter(SearchQuery(("CarePlan",), (criterion,), sort), access)
+
+    def resolve(filter_: Any) -> Any:  # what the adapter does, with made-up matches
+        return substitute(filter_, {lookup: ["x"] for lookup in lookups(filter_)})
+
+    while list(lookups(where)):
+        for lookup in lookups(where):
+            assert bson.encode({"pipeline": lookup.pipeline(resolve(lookup.filter))})
+        where = resolve(where)
+    stages = search_pipeline(where, compile_sort(sort), Page(count=5, after=("t", 1, 2)))
+    assert bson.decode(bson.encode({"pipeline": stages}))["pipeline"] == stages
