@@ -29,21 +29,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymongo import AsyncMongoClient, ReadPreference, ReturnDocument, WriteConcern
+from pymongo import AsyncMongoClient, ReadPreference, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
-from pymongo.read_concern import ReadConcern
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from zorgleefplan.errors import MissingReferences, StoreUnavailable
 from zorgleefplan.store.futures import settle
@@ -56,6 +54,15 @@ from zorgleefplan.store.model import (
     SearchQuery,
     StoredVersion,
     to_datetime,
+)
+from zorgleefplan.store.mongo_connection import (
+    TRANSACTION_READS,
+    WRITES,
+    Document,
+    connect,
+    open_database,
+    translated,
+    unavailable,
 )
 from zorgleefplan.store.mongo_query import (
     Filter,
@@ -90,53 +97,9 @@ from zorgleefplan.store.mongo_schema import (
 from zorgleefplan.store.port import HistoryPage, HistoryQuery
 from zorgleefplan.store.requirements import RequiredReferences
 
-log = logging.getLogger(__name__)
-
-Document = dict[str, Any]
-
-DEFAULT_DATABASE = "zorgleefplan"  # when the URL names none
-WRITES = WriteConcern(w="majority", j=True)
-READS = ReadConcern("majority")
-TRANSACTION_READS = ReadConcern("snapshot")
-MIN_WIRE_VERSION = 13  # MongoDB 5.0: snapshot reads outside transactions
 MAX_GROUP = 64  # transactions per group commit at most: bounds the wait of the first member
 BUSY_TIMEOUT = 10.0  # seconds a transaction waits for another worker's hold on the clock
 _COMMIT_ATTEMPTS = 3
-
-
-def deployment_problem(hello: Mapping[str, Any]) -> str | None:
-    """Why the server that gave this ``hello`` reply cannot hold the store (None: it can)."""
-    if hello.get("maxWireVersion", 0) < MIN_WIRE_VERSION:
-        return "the store needs MongoDB 5.0 or newer (snapshot reads); this server is older"
-    if hello.get("msg") == "isdbgrid" or hello.get("setName"):
-        return None
-    if hello.get("isreplicaset"):
-        return (
-            "MongoDB is started as a replica set member but the set is not initiated: "
-            "run rs.initiate() once (see docker/README.md)"
-        )
-    return (
-        "MongoDB is a standalone server, but the store needs multi-document transactions, "
-        "which need a replica set: start mongod with --replSet NAME and run rs.initiate() "
-        "once, or point ZLP_STORE at a replica set or a mongos (see docker/README.md)"
-    )
-
-
-def _unavailable(exc: PyMongoError) -> StoreUnavailable:
-    """The store error for a driver error; the details go to the log, not to the client."""
-    log.warning("MongoDB request failed: %s", exc)
-    return StoreUnavailable(
-        f"the store could not complete the request (MongoDB: {type(exc).__name__})"
-    )
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    """The one seam where driver errors become store errors."""
-    try:
-        yield
-    except PyMongoError as exc:
-        raise _unavailable(exc) from exc
 
 
 # --------------------------------------------------------------------------- reads
@@ -319,7 +282,7 @@ class _Group:
             yield
         except PyMongoError as exc:
             self.lost = True
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
 
 class MongoTransaction(_MongoReader):
@@ -472,38 +435,10 @@ class MongoStore(_MongoReader):
         """Connect, check the deployment, and create the indexes and counters when missing.
         The database is ``database``, else the one the URL names, else "zorgleefplan".
         StoreUnavailable, saying why, when MongoDB cannot hold the store."""
-        millis = int(timeout * 1000)
-        client: AsyncMongoClient[Document] = AsyncMongoClient(
-            url,
-            serverSelectionTimeoutMS=millis,
-            connectTimeoutMS=millis,
-            appname="zorgleefplan",
-        )
+        client = await connect(url, timeout)
         try:
-            try:
-                hello = await client.admin.command("hello")
-            except ServerSelectionTimeoutError as exc:
-                log.warning("MongoDB server selection failed: %s", exc)
-                servers = client.topology_description.server_descriptions().values()
-                states = "; ".join(f"{d.address[0]}:{d.address[1]}: {d.error}" for d in servers)
-                raise StoreUnavailable(
-                    f"MongoDB did not answer within {timeout:g} s ({states}); is it running, "
-                    "and is its replica set initiated?"
-                ) from exc
-            problem = deployment_problem(hello)
-            if problem is not None:
-                raise StoreUnavailable(problem)
-            options = {
-                "write_concern": WRITES,
-                "read_concern": READS,
-                "read_preference": ReadPreference.PRIMARY,
-            }
-            db = (
-                client.get_database(database, **options)
-                if database is not None
-                else client.get_default_database(DEFAULT_DATABASE, **options)
-            )
-            with _translated():
+            db = open_database(client, database)
+            with translated():
                 await _prepare(db)
         except BaseException:
             await client.close()
@@ -512,7 +447,7 @@ class MongoStore(_MongoReader):
 
     @asynccontextmanager
     async def _reading(self, snapshot: bool) -> AsyncIterator[AsyncClientSession | None]:
-        with _translated():
+        with translated():
             if snapshot:
                 async with self._client.start_session(snapshot=True) as s:
                     yield s
@@ -578,7 +513,7 @@ class MongoStore(_MongoReader):
         except BaseException as exc:
             await session.end_session()
             if isinstance(exc, PyMongoError):
-                raise _unavailable(exc) from exc
+                raise unavailable(exc) from exc
             raise
         assert clock is not None  # upserted
         return _Group(
@@ -664,7 +599,7 @@ class MongoStore(_MongoReader):
     async def _reserve_audit_seqs(self, n: int) -> int:
         """The first of ``n`` fresh audit sequence numbers. Taken outside any transaction, so
         no writer holds the counter: numbers of a rolled-back transaction stay unused."""
-        with _translated():
+        with translated():
             counter = await self._counters.find_one_and_update(
                 {"_id": AUDIT_SEQ},
                 {"$inc": {"seq": n}},
@@ -681,7 +616,7 @@ class MongoStore(_MongoReader):
             return
         first = await self._reserve_audit_seqs(len(rows))
         docs = [audit_document(r, first + i) for i, r in enumerate(rows)]
-        with _translated():
+        with translated():
             if len(docs) == 1:
                 await self._audit.insert_one(docs[0])
                 return
@@ -693,7 +628,7 @@ class MongoStore(_MongoReader):
 
     async def purge_audit(self, recorded_before: int) -> int:
         # The retention purge: the only operation that removes audit rows.
-        with _translated():
+        with translated():
             result = await self._audit.delete_many({"recorded": {"$lt": recorded_before}})
         return result.deleted_count
 

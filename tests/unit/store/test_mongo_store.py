@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from zorgleefplan.config import Settings
-from zorgleefplan.store.mongo import deployment_problem
+from zorgleefplan.store.mongo_connection import deployment_problem
 
 REPLICA_SET = {"setName": "rs0", "isWritablePrimary": True, "maxWireVersion": 21}
 
