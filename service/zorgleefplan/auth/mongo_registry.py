@@ -12,6 +12,7 @@ Times are µs since the epoch (UTC), like the store; codes and tokens SHA-256 di
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -295,13 +296,18 @@ class MongoAuthRegistry:
         refresh_idle_lifetime: timedelta = timedelta(days=183),
         clock: Clock = utc_now,
     ) -> MongoAuthRegistry:
-        """Connect (the same checks as the store) and create the indexes when missing."""
+        """Connect (the same checks as the store) and create the collections, indexes and the
+        revocation counter when missing (transactions may not create collections)."""
         client = await connect(url, timeout)
         try:
             db = open_database(client, database)
             with translated():
                 for name, models in INDEXES.items():
                     await db[name].create_indexes(list(models))
+                with contextlib.suppress(DuplicateKeyError):  # another worker made it just now
+                    await db[COUNTERS].update_one(
+                        {"_id": REVOCATIONS}, {"$setOnInsert": {"seq": 0}}, upsert=True
+                    )
         except BaseException:
             await client.close()
             raise

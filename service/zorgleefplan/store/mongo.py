@@ -138,7 +138,9 @@ class _MongoReader(ABC):
         found: dict[Any, list[str]] = {}
         for lookup in lookups(filter_):
             inner = await self._resolve(lookup.filter, s)
-            cursor = await self._resources.aggregate(lookup.pipeline(inner), session=s)
+            cursor = await self._resources.aggregate(
+                lookup.pipeline(inner), session=s, allowDiskUse=True
+            )
             found[lookup] = lookup.values(await cursor.to_list())
         return substitute(filter_, found) if found else filter_
 
@@ -148,8 +150,8 @@ class _MongoReader(ABC):
         fields = compile_sort(query.sort)
         async with self._reading(True) as s:
             where = await self._resolve(search_filter(query, access), s)
-            cursor = await self._resources.aggregate(
-                search_pipeline(where, fields, page), session=s
+            cursor = await self._resources.aggregate(  # a computed sort may not fit in memory
+                search_pipeline(where, fields, page), session=s, allowDiskUse=True
             )
             rows = await cursor.to_list()
             more = len(rows) > page.count

@@ -444,7 +444,7 @@ def compile_sort(keys: Sequence[SortKey]) -> list[SortField]:
                 "$filter": {
                     "input": {"$ifNull": [f"${INDEX_FIELDS[kind]}", []]},
                     "as": "e",
-                    "cond": {"$eq": ["$$e.p", key.param]},
+                    "cond": {"$eq": ["$$e.p", {"$literal": key.param}]},
                 }
             }
             values = {"$map": {"input": entries, "as": "e", "in": f"$$e.{value}"}}

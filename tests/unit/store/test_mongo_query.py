@@ -484,7 +484,7 @@ def test_parameter_sort_computes_the_best_value_with_missing_last() -> None:
                             "$filter": {
                                 "input": {"$ifNull": ["$str", []]},
                                 "as": "e",
-                                "cond": {"$eq": ["$$e.p", "title"]},
+                                "cond": {"$eq": ["$$e.p", {"$literal": "title"}]},
                             }
                         },
                         "as": "e",
