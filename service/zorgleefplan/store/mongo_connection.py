@@ -78,7 +78,9 @@ async def connect(url: str, timeout: float) -> AsyncMongoClient[Document]:
         except ServerSelectionTimeoutError as exc:
             log.warning("MongoDB server selection failed: %s", exc)
             servers = client.topology_description.server_descriptions().values()
-            states = "; ".join(f"{d.address[0]}:{d.address[1]}: {d.error}" for d in servers)
+            states = "; ".join(
+                str(d.error) if d.error else f"{d.address[0]}:{d.address[1]}" for d in servers
+            )
             raise StoreUnavailable(
                 f"MongoDB did not answer within {timeout:g} s ({states}); is it running, "
                 "and is its replica set initiated?"
