@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 from zorgleefplan.errors import Conflict, MissingReferences, StoreUnavailable, VersionConflict
 from zorgleefplan.store.futures import settle
 from zorgleefplan.store.model import (
+    MAX_TIME,
+    MIN_TIME,
     AccessConstraint,
     AuditRow,
     Erasure,
@@ -39,12 +41,11 @@ from zorgleefplan.store.model import (
     SearchPage,
     SearchQuery,
     StoredVersion,
+    to_datetime,
 )
 from zorgleefplan.store.port import HistoryPage, HistoryQuery
 from zorgleefplan.store.requirements import RequiredReferences
 from zorgleefplan.store.sqlite_query import (
-    MAX_TIME,
-    MIN_TIME,
     Fragment,
     Scope,
     compile_access,
@@ -169,10 +170,6 @@ _VERSION = (
 )
 _VALUES_CHUNK = 400  # ids per IN list, well under SQLite's variable limit
 MAX_GROUP = 64  # transactions per group commit at most: bounds the wait of the first member
-
-
-def to_datetime(micros: int) -> datetime:
-    return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
 
 
 def to_micros(moment: datetime) -> int:
