@@ -32,22 +32,24 @@ import contextlib
 import random
 import time
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymongo import AsyncMongoClient, ReadPreference, ReturnDocument
+from pymongo import AsyncMongoClient, DeleteMany, ReadPreference, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure, PyMongoError
 
 from zorgleefplan.errors import MissingReferences, StoreUnavailable
 from zorgleefplan.store.futures import settle
 from zorgleefplan.store.model import (
     AccessConstraint,
     AuditRow,
+    Erasure,
     NewVersion,
     Page,
     SearchPage,
@@ -83,20 +85,25 @@ from zorgleefplan.store.mongo_schema import (
     COUNTERS,
     INDEXES,
     RESOURCES,
+    RETIRED,
     STORED_FIELDS,
     VERSIONS,
+    Step,
     Undo,
     audit_document,
     audit_row,
+    erasure_inverse,
     keys_filter,
     plan_writes,
     referenced_keys,
     resource_key,
+    retired_id,
     stored_version,
 )
 from zorgleefplan.store.port import HistoryPage, HistoryQuery
 from zorgleefplan.store.requirements import RequiredReferences
 
+NAMESPACE_EXISTS = 48  # MongoDB's error code
 MAX_GROUP = 64  # transactions per group commit at most: bounds the wait of the first member
 BUSY_TIMEOUT = 10.0  # seconds a transaction waits for another worker's hold on the clock
 _COMMIT_ATTEMPTS = 3
@@ -344,21 +351,62 @@ class MongoTransaction(_MongoReader):
             with self._group.guard():
                 cursor = self._resources.find({"_id": {"$in": keys}}, session=s)
                 stored = {doc["_id"]: doc for doc in await cursor.to_list()}
-            plan = plan_writes(writes, stored, self._timestamp, self._group.seq)
-            self._undo.record(plan)
-            with self._group.guard():
-                for name, operations in plan.operations(self._timestamp).items():
-                    if operations:
-                        await self._db[name].bulk_write(operations, ordered=True, session=s)
+                retired = await self._retired([k for k in keys if k not in stored], s)
+            plan = plan_writes(writes, stored, retired, self._timestamp, self._group.seq)
+            self._undo.record(plan.inverse())
+            await self._apply(plan.operations(self._timestamp))
             self._group.seq = plan.seq
         if self._audit_rows:
             rows, self._audit_rows = self._audit_rows, []
             first = await self._store._reserve_audit_seqs(len(rows))
-            self._undo.audit.extend(r.id for r in rows)
+            self._undo.record_audit([r.id for r in rows])
             with self._group.guard():
                 await self._audit.insert_many(
                     [audit_document(r, first + i) for i, r in enumerate(rows)], session=s
                 )
+
+    async def _retired(self, keys: Sequence[str], s: AsyncClientSession) -> set[str]:
+        """Which of ``keys`` (of resources not stored) an erasure has retired."""
+        if not keys:
+            return set()
+        digests = {retired_id(key): key for key in keys}
+        cursor = self._db[RETIRED].find({"_id": {"$in": list(digests)}}, {"_id": 1}, session=s)
+        return {digests[doc["_id"]] for doc in await cursor.to_list()}
+
+    async def _apply(self, step: Step) -> None:
+        with self._group.guard():
+            for name, operations in step:
+                if operations:
+                    await self._db[name].bulk_write(
+                        operations, ordered=True, session=self._group.session
+                    )
+
+    async def erase_compartment(self, patient: str) -> Erasure:
+        """Delete the compartment's current and version documents (their index values are
+        embedded) and retire the ids of its current resources. What went is kept in memory
+        until the end, to bring back should this transaction fail. MongoDB frees the space
+        for reuse; the oplog and backups keep the content until they roll over."""
+        async with self._group.lock:
+            await self._flush()
+            s = self._group.session
+            with self._group.guard():
+                found = self._resources.find({"compartment": patient}, session=s)
+                resources = await found.to_list()
+                older = self._versions.find({"compartment": patient}, session=s)
+                versions = await older.to_list()
+            self._undo.record(erasure_inverse(resources, versions))
+            retire = [
+                ReplaceOne({"_id": retired_id(doc["_id"])}, {}, upsert=True) for doc in resources
+            ]
+            await self._apply(
+                [
+                    (RESOURCES, [DeleteMany({"compartment": patient})] if resources else []),
+                    (VERSIONS, [DeleteMany({"compartment": patient})] if versions else []),
+                    (RETIRED, retire),
+                ]
+            )
+        counts = Counter(doc["type"] for doc in resources)
+        return Erasure(resources=tuple(sorted(counts.items())), versions=len(versions))
 
     async def _finish(self) -> None:
         """Flush and check the required references; on failure (a version conflict, a
@@ -390,12 +438,7 @@ class MongoTransaction(_MongoReader):
         lacks): the state is as if it had never begun."""
         if self._undo.empty or self._group.lost:  # a lost group takes everything back
             return
-        with self._group.guard():
-            for name, operations in self._undo.operations().items():
-                if operations:
-                    await self._db[name].bulk_write(
-                        operations, ordered=True, session=self._group.session
-                    )
+        await self._apply(self._undo.operations())
         self._group.seq = self._seq_before
         self._undo = Undo()
 
@@ -663,9 +706,17 @@ async def _discard(group: _Group) -> None:
 
 
 async def _prepare(db: AsyncDatabase[Document]) -> None:
-    """Create the indexes and counters that are missing (every worker does this on start)."""
+    """Create the collections, indexes and counters that are missing (every worker does this
+    on start; transactions may not create collections)."""
     for name, models in INDEXES.items():
         await db[name].create_indexes(list(models))
+    try:
+        await db.create_collection(RETIRED)
+    except CollectionInvalid:
+        pass  # it exists
+    except OperationFailure as exc:
+        if exc.code != NAMESPACE_EXISTS:  # another worker created it just now
+            raise
     for counter, fields in ((CLOCK, {"seq": 0, "time": 0, "claims": 0}), (AUDIT_SEQ, {"seq": 0})):
         with contextlib.suppress(DuplicateKeyError):  # another worker made it just now
             await db[COUNTERS].update_one({"_id": counter}, {"$setOnInsert": fields}, upsert=True)

@@ -13,6 +13,7 @@ Collections:
 - ``audit``: the audit log (AuditEvent rows), append-only; ``_id`` is the AuditEvent id.
 - ``counters``: ``clock`` (latest write time and change sequence; every writing transaction
   updates it first, which serialises writers cluster-wide) and ``audit`` (audit row sequence).
+- ``retired``: the SHA-256 of every "Type/id" an erasure removed, never to be created again.
 
 Sharding by client compartment (design decision 4): ``resources`` and ``versions`` on
 ``compartment`` first (:data:`SHARD_KEYS`), so one client's plan lives on one shard; ``audit``
@@ -23,14 +24,15 @@ checks the current version inside the transaction that holds it) rather than on 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, DeleteMany, DeleteOne, IndexModel, ReplaceOne, UpdateMany
 from pymongo.operations import InsertOne
 
-from zorgleefplan.errors import VersionConflict
+from zorgleefplan.errors import Conflict, VersionConflict
 from zorgleefplan.store.model import (
     MAX_TIME,
     MIN_TIME,
@@ -46,6 +48,7 @@ RESOURCES = "resources"
 VERSIONS = "versions"
 AUDIT = "audit"
 COUNTERS = "counters"
+RETIRED = "retired"  # ids of erased resources (digests), never to be used again
 CLOCK = "clock"  # counters document: {time, seq, claims}
 AUDIT_SEQ = "audit"  # counters document: {seq}
 
@@ -248,6 +251,9 @@ class ResourceChange:
     after: dict[str, Any]
 
 
+Step = list[tuple[str, list[Any]]]  # bulk write operations per collection, in order
+
+
 @dataclass(frozen=True)
 class WritePlan:
     """The documents one flush of buffered writes inserts and replaces."""
@@ -257,8 +263,7 @@ class WritePlan:
     superseded: list[str]  # _ids of stored versions these writes supersede
     seq: int  # the last change sequence number used
 
-    def operations(self, timestamp: int) -> dict[str, list[Any]]:
-        """The bulk write operations per collection."""
+    def operations(self, timestamp: int) -> Step:
         resources: list[Any] = [
             InsertOne(c.after) if c.before is None else ReplaceOne(shard_filter(c.before), c.after)
             for c in self.resources
@@ -268,15 +273,35 @@ class WritePlan:
             versions.append(
                 UpdateMany({"_id": {"$in": self.superseded}}, {"$set": {"superseded": timestamp}})
             )
-        return {VERSIONS: versions, RESOURCES: resources}
+        return [(VERSIONS, versions), (RESOURCES, resources)]
+
+    def inverse(self) -> Step:
+        """The operations that restore the state before this plan ran."""
+        resources: list[Any] = [
+            DeleteOne(shard_filter(c.after))
+            if c.before is None
+            else ReplaceOne(shard_filter(c.after), c.before)
+            for c in self.resources
+        ]
+        versions: list[Any] = [DeleteMany({"_id": {"$in": [v["_id"] for v in self.versions]}})]
+        if self.superseded:
+            versions.append(
+                UpdateMany({"_id": {"$in": self.superseded}}, {"$set": {"superseded": None}})
+            )
+        return [(RESOURCES, resources), (VERSIONS, versions)]
 
 
 def plan_writes(
-    writes: Sequence[NewVersion], stored: Mapping[str, Mapping[str, Any]], timestamp: int, seq: int
+    writes: Sequence[NewVersion],
+    stored: Mapping[str, Mapping[str, Any]],
+    retired: Set[str],
+    timestamp: int,
+    seq: int,
 ) -> WritePlan:
     """Check and lay out ``writes`` (in order) over the ``stored`` current documents of the
-    resources they touch. Each version takes the next sequence number after ``seq``; nothing
-    is planned when a version does not follow the current one (VersionConflict)."""
+    resources they touch. Each version takes the next sequence number after ``seq``. Nothing
+    is planned when a version does not follow the current one (VersionConflict) or would
+    create a resource whose key is ``retired`` by an erasure (Conflict)."""
     before: dict[str, Mapping[str, Any] | None] = {}  # as stored, per resource written
     after: dict[str, dict[str, Any]] = {}  # as planned so far
     planned: dict[str, dict[str, Any]] = {}  # version _id -> document inserted by this plan
@@ -286,6 +311,8 @@ def plan_writes(
         if key not in before:
             before[key] = stored.get(key)
         previous = after.get(key, before[key])
+        if previous is None and key in retired:
+            raise Conflict(f"{new.type}/{new.id} cannot be created: the id is not available")
         previous_version = previous["version"] if previous is not None else 0
         if new.version != previous_version + 1:
             raise VersionConflict(
@@ -311,46 +338,46 @@ def plan_writes(
     )
 
 
+def retired_id(key: str) -> str:
+    """How an erased resource's "Type/id" is kept, never to be used again: its SHA-256 only,
+    so the collection holds no readable trace of the erased plan."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def erasure_inverse(
+    resources: Sequence[dict[str, Any]], versions: Sequence[dict[str, Any]]
+) -> Step:
+    """The operations that bring back what erasing a compartment removed: its current and
+    version documents, and the ids it retired (those of its current resources)."""
+    retired = [retired_id(doc["_id"]) for doc in resources]
+    return [
+        (RESOURCES, [InsertOne(doc) for doc in resources]),
+        (VERSIONS, [InsertOne(doc) for doc in versions]),
+        (RETIRED, [DeleteMany({"_id": {"$in": retired}})] if retired else []),
+    ]
+
+
 @dataclass
 class Undo:
-    """What one store transaction has written into its group's MongoDB transaction, so that it
+    """What one store transaction has done inside its group's MongoDB transaction, so that it
     can be taken back alone when it fails: MongoDB transactions have no savepoints, and the
-    group's other members must stay."""
+    group's other members must stay. A stack: each step's inverse, undone last step first."""
 
-    versions: list[str] = field(default_factory=list)
-    superseded: list[str] = field(default_factory=list)
-    resources: dict[str, tuple[Mapping[str, Any] | None, dict[str, Any]]] = field(
-        default_factory=dict
-    )  # _id -> (document before this transaction, document now)
-    audit: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
 
-    def record(self, plan: WritePlan) -> None:
-        self.versions.extend(doc["_id"] for doc in plan.versions)
-        self.superseded.extend(plan.superseded)
-        for change in plan.resources:
-            key = change.after["_id"]
-            first = self.resources[key][0] if key in self.resources else change.before
-            self.resources[key] = (first, change.after)
+    def record(self, inverse: Step) -> None:
+        self.steps.append(inverse)
+
+    def record_audit(self, ids: Sequence[str]) -> None:
+        self.steps.append([(AUDIT, [DeleteMany({"_id": {"$in": list(ids)}})])])
 
     @property
     def empty(self) -> bool:
-        return not (self.versions or self.resources or self.audit)
+        return not self.steps
 
-    def operations(self) -> dict[str, list[Any]]:
-        """The bulk write operations per collection that restore the state before."""
-        resources: list[Any] = [
-            DeleteOne(shard_filter(now)) if first is None else ReplaceOne(shard_filter(now), first)
-            for first, now in self.resources.values()
-        ]
-        versions: list[Any] = []
-        if self.versions:
-            versions.append(DeleteMany({"_id": {"$in": self.versions}}))
-        if self.superseded:
-            versions.append(
-                UpdateMany({"_id": {"$in": self.superseded}}, {"$set": {"superseded": None}})
-            )
-        audit: list[Any] = [DeleteMany({"_id": {"$in": self.audit}})] if self.audit else []
-        return {RESOURCES: resources, VERSIONS: versions, AUDIT: audit}
+    def operations(self) -> Step:
+        """The operations that restore the state before the transaction, in order."""
+        return [(name, ops) for step in reversed(self.steps) for name, ops in step if ops]
 
 
 # --------------------------------------------------------------------------- indexes, sharding

@@ -4,12 +4,13 @@ stands in for a savepoint, and the indexes the shard keys need."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
 from pymongo import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany
 
-from zorgleefplan.errors import VersionConflict
+from zorgleefplan.errors import Conflict, VersionConflict
 from zorgleefplan.store.model import (
     MAX_TIME,
     MIN_TIME,
@@ -28,18 +29,22 @@ from zorgleefplan.store.mongo_schema import (
     AUDIT,
     INDEXES,
     RESOURCES,
+    RETIRED,
     SHARD_KEYS,
     VERSIONS,
     Undo,
     audit_document,
     audit_row,
+    erasure_inverse,
     index_arrays,
     keys_filter,
     plan_writes,
     referenced_keys,
     resource_document,
+    retired_id,
     shard_filter,
     stored_version,
+    version_document,
 )
 
 T = 1_700_000_000_000_000  # µs
@@ -159,7 +164,7 @@ def test_referenced_keys_follow_one_param_and_skip_urls() -> None:
 
 
 def test_a_create_takes_the_next_sequence_number_as_its_place() -> None:
-    plan = plan_writes([new("g1", 1)], {}, T, 10)
+    plan = plan_writes([new("g1", 1)], {}, set(), T, 10)
     assert plan.seq == 11 and plan.superseded == []
     [version] = plan.versions
     assert (version["_id"], version["seq"], version["lu"], version["superseded"]) == (
@@ -170,20 +175,20 @@ def test_a_create_takes_the_next_sequence_number_as_its_place() -> None:
     )
     [change] = plan.resources
     assert change.before is None and change.after["rid"] == 11 and change.after["seq"] == 11
-    assert plan.operations(T) == {
-        VERSIONS: [InsertOne(version)],
-        RESOURCES: [InsertOne(change.after)],
-    }
+    assert plan.operations(T) == [
+        (VERSIONS, [InsertOne(version)]),
+        (RESOURCES, [InsertOne(change.after)]),
+    ]
 
 
 def test_an_update_replaces_the_current_document_and_supersedes_the_stored_version() -> None:
     stored = resource_document(new("g1", 1), T - 5, 3, 3)
-    plan = plan_writes([new("g1", 2)], {"Goal/g1": stored}, T, 10)
+    plan = plan_writes([new("g1", 2)], {"Goal/g1": stored}, set(), T, 10)
     [change] = plan.resources
     assert change.before is stored
     assert (change.after["version"], change.after["seq"], change.after["rid"]) == (2, 11, 3)
     assert plan.superseded == ["Goal/g1/1"]
-    ops = plan.operations(T)
+    ops = dict(plan.operations(T))
     assert ops[RESOURCES] == [ReplaceOne(shard_filter(stored), change.after)]
     assert ops[VERSIONS][-1] == UpdateMany(
         {"_id": {"$in": ["Goal/g1/1"]}}, {"$set": {"superseded": T}}
@@ -191,7 +196,7 @@ def test_an_update_replaces_the_current_document_and_supersedes_the_stored_versi
 
 
 def test_two_versions_in_one_flush_supersede_within_the_plan() -> None:
-    plan = plan_writes([new("g1", 1), new("g1", 2), new("g2", 1)], {}, T, 0)
+    plan = plan_writes([new("g1", 1), new("g1", 2), new("g2", 1)], {}, set(), T, 0)
     assert [(v["_id"], v["seq"], v["superseded"]) for v in plan.versions] == [
         ("Goal/g1/1", 1, T),
         ("Goal/g1/2", 2, None),
@@ -208,43 +213,69 @@ def test_two_versions_in_one_flush_supersede_within_the_plan() -> None:
 def test_a_version_that_does_not_follow_plans_nothing(stored_version: int, version: int) -> None:
     stored = {"Goal/g1": resource_document(new("g1", 1), T, 1, 1)} if stored_version else {}
     with pytest.raises(VersionConflict, match=f"at version {stored_version}"):
-        plan_writes([new("g0", 1), new("g1", version)], stored, T, 5)
+        plan_writes([new("g0", 1), new("g1", version)], stored, set(), T, 5)
 
 
 def test_moving_compartment_targets_the_old_shard_key() -> None:
     stored = resource_document(new("g1", 1, compartment="p1"), T - 5, 3, 3)
-    plan = plan_writes([new("g1", 2, compartment="p2")], {"Goal/g1": stored}, T, 3)
-    [op] = plan.operations(T)[RESOURCES]
+    plan = plan_writes([new("g1", 2, compartment="p2")], {"Goal/g1": stored}, set(), T, 3)
+    [op] = dict(plan.operations(T))[RESOURCES]
     assert op == ReplaceOne(
         {"_id": "Goal/g1", "compartment": "p1", "type": "Goal", "id": "g1"}, plan.resources[0].after
     )
 
 
-def test_undo_restores_what_a_member_found_across_its_flushes() -> None:
+def test_a_retired_id_cannot_be_created_again_but_a_stored_one_updates() -> None:
+    with pytest.raises(Conflict, match="Goal/g1 cannot be created"):
+        plan_writes([new("g0", 1), new("g1", 1)], {}, {"Goal/g1"}, T, 5)
+    stored = resource_document(new("g1", 1), T - 5, 3, 3)
+    plan = plan_writes([new("g1", 2)], {"Goal/g1": stored}, {"Goal/g1"}, T, 5)
+    assert plan.resources[0].after["version"] == 2
+    assert retired_id("Goal/g1") == hashlib.sha256(b"Goal/g1").hexdigest()
+
+
+def test_undo_takes_back_each_step_last_first() -> None:
     stored = resource_document(new("g1", 1), T - 5, 3, 3)
     undo = Undo()
-    first = plan_writes([new("g1", 2), new("g2", 1)], {"Goal/g1": stored}, T, 10)
-    undo.record(first)
-    again = first.resources[0].after
-    second = plan_writes([new("g1", 3)], {"Goal/g1": again}, T, first.seq)
-    undo.record(second)
-    undo.audit.append("a1")
+    first = plan_writes([new("g1", 2), new("g2", 1)], {"Goal/g1": stored}, set(), T, 10)
+    undo.record(first.inverse())
+    g1_v2, g2_v1 = first.resources[0].after, first.resources[1].after
+    second = plan_writes([new("g1", 3)], {"Goal/g1": g1_v2}, set(), T, first.seq)
+    undo.record(second.inverse())
+    undo.record_audit(["a1"])
+    g1_v3 = second.resources[0].after
     assert not undo.empty
-    g1_now, g2_now = second.resources[0].after, first.resources[1].after
-    assert undo.operations() == {
-        RESOURCES: [
-            ReplaceOne(shard_filter(g1_now), stored),  # back to the state before the member
-            DeleteOne(shard_filter(g2_now)),
-        ],
-        VERSIONS: [
-            DeleteMany({"_id": {"$in": ["Goal/g1/2", "Goal/g2/1", "Goal/g1/3"]}}),
-            UpdateMany(
-                {"_id": {"$in": ["Goal/g1/1", "Goal/g1/2"]}}, {"$set": {"superseded": None}}
-            ),
-        ],
-        AUDIT: [DeleteMany({"_id": {"$in": ["a1"]}})],
-    }
-    assert Undo().empty and Undo().operations() == {RESOURCES: [], VERSIONS: [], AUDIT: []}
+    assert undo.operations() == [
+        (AUDIT, [DeleteMany({"_id": {"$in": ["a1"]}})]),
+        (RESOURCES, [ReplaceOne(shard_filter(g1_v3), g1_v2)]),
+        (
+            VERSIONS,
+            [
+                DeleteMany({"_id": {"$in": ["Goal/g1/3"]}}),
+                UpdateMany({"_id": {"$in": ["Goal/g1/2"]}}, {"$set": {"superseded": None}}),
+            ],
+        ),
+        (RESOURCES, [ReplaceOne(shard_filter(g1_v2), stored), DeleteOne(shard_filter(g2_v1))]),
+        (
+            VERSIONS,
+            [
+                DeleteMany({"_id": {"$in": ["Goal/g1/2", "Goal/g2/1"]}}),
+                UpdateMany({"_id": {"$in": ["Goal/g1/1"]}}, {"$set": {"superseded": None}}),
+            ],
+        ),
+    ]
+    assert Undo().empty and Undo().operations() == []
+
+
+def test_an_erasure_is_undone_by_putting_back_what_it_removed() -> None:
+    current = [resource_document(new("g1", 2), T, 4, 3)]
+    versions = [version_document(new("g1", 1), T - 5, 3), version_document(new("g1", 2), T, 4)]
+    assert erasure_inverse(current, versions) == [
+        (RESOURCES, [InsertOne(current[0])]),
+        (VERSIONS, [InsertOne(versions[0]), InsertOne(versions[1])]),
+        (RETIRED, [DeleteMany({"_id": {"$in": [retired_id("Goal/g1")]}})]),
+    ]
+    assert erasure_inverse([], []) == [(RESOURCES, []), (VERSIONS, []), (RETIRED, [])]
 
 
 # --------------------------------------------------------------------------- indexes, shard keys
