@@ -31,16 +31,12 @@ from zorgleefplan.fhir.search.parameters import default_registry
 from zorgleefplan.fhir.subscription.delivery import Deliverer
 from zorgleefplan.fhir.subscription.subscriber_gate import registry_gate
 from zorgleefplan.fhir.validation import ResourceValidator
-from zorgleefplan.store.sqlite import SqliteStore
+from zorgleefplan.store.factory import open_store
 
 
 async def open_services(settings: Settings) -> FhirServices:
     """Open the store and build what every interaction needs (close with ``store.close()``)."""
-    store = await SqliteStore.open(
-        settings.database_path,
-        readers=settings.sqlite_readers,
-        synchronous=settings.sqlite_synchronous,
-    )
+    store = await open_store(settings)
     registry = default_registry()
     services = FhirServices(
         settings=settings,

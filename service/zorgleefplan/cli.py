@@ -88,12 +88,12 @@ def _admin(
     on stderr and exit status 2 (never a traceback)."""
 
     def run(args: argparse.Namespace) -> int:
-        from zorgleefplan.auth.sqlite_registry import SqliteAuthRegistry
+        from zorgleefplan.auth.services import open_registry
         from zorgleefplan.errors import ZlpError
 
         async def main() -> int:
             overrides = {} if args.data_dir is None else {"data_dir": args.data_dir}
-            registry = await SqliteAuthRegistry.from_settings(Settings(**overrides))
+            registry = await open_registry(Settings(**overrides))
             try:
                 return await action(registry, args)
             finally:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 AUDIT_RETENTION_FLOOR = 5 * 365 + 2  # days: five years, leap days included
+MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
 
 
 class Settings(BaseSettings):
@@ -37,6 +38,12 @@ class Settings(BaseSettings):
 
     # How long audit records (NEN 7513) are kept: at least five years, never less.
     audit_retention_days: int = Field(default=AUDIT_RETENTION_FLOOR, ge=AUDIT_RETENTION_FLOOR)
+
+    # Where the FHIR store lives: "sqlite" (one file in data_dir, zero set-up) or the URL of a
+    # MongoDB replica set or sharded cluster (mongodb:// or mongodb+srv://; it may hold a
+    # password, so it stays out of repr). store_timeout: seconds to wait for MongoDB.
+    store: str = Field(default="sqlite", repr=False)
+    store_timeout: float = Field(default=10.0, gt=0, le=300)
 
     sqlite_readers: int = Field(default=4, ge=1, le=64)
     # NORMAL survives a killed process; FULL also survives power loss of the machine.
@@ -81,6 +88,18 @@ class Settings(BaseSettings):
     subscription_retry_max_seconds: float = Field(default=3600.0, gt=0)
     subscription_max_failures: int = Field(default=10, ge=1, le=100)
     subscription_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    @field_validator("store")
+    @classmethod
+    def _store_kind(cls, value: str) -> str:
+        if value != "sqlite" and not value.startswith(MONGODB_SCHEMES):
+            raise ValueError('must be "sqlite" or a mongodb:// or mongodb+srv:// URL')
+        return value
+
+    @property
+    def mongodb_url(self) -> str | None:
+        """The MongoDB URL when the store is on MongoDB, else None (SQLite)."""
+        return self.store if self.store.startswith(MONGODB_SCHEMES) else None
 
     @property
     def database_path(self) -> Path:

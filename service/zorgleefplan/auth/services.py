@@ -1,8 +1,8 @@
 """What the authorization server and the resource server share, built once per application.
 
-``open_auth_services`` opens the registries in the store's file, loads (or creates) the signing
-keys, and starts the revocation feed that keeps this process's in-memory list of revoked access
-tokens current with revocations made by any process on the same store.
+``open_auth_services`` opens the registries in the store (its SQLite file or MongoDB), loads (or
+creates) the signing keys, and starts the revocation feed that keeps this process's in-memory
+list of revoked access tokens current with revocations made by any process on the same store.
 """
 
 from __future__ import annotations
@@ -118,8 +118,17 @@ class RevocationFeed:
             self._task = None
 
 
+async def open_registry(settings: Settings) -> AuthRegistry:
+    """The registries in the configured store: its SQLite file, or its MongoDB database."""
+    if settings.mongodb_url is not None:
+        from zorgleefplan.auth.mongo_registry import MongoAuthRegistry  # loads the driver
+
+        return await MongoAuthRegistry.from_settings(settings)
+    return await SqliteAuthRegistry.from_settings(settings)
+
+
 async def open_auth_services(settings: Settings) -> AuthServices:
-    registry = await SqliteAuthRegistry.from_settings(settings)
+    registry = await open_registry(settings)
     try:
         keys = await asyncio.to_thread(SigningKeys.open, settings.data_dir)
         revoked = MemoryRevokedTokens()

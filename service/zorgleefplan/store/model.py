@@ -9,10 +9,15 @@ compiles them into its own query language.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 # --------------------------------------------------------------------------- stored resources
+
+
+def to_datetime(micros: int) -> datetime:
+    """A stored time (µs since the epoch, how every adapter keeps times) as aware UTC."""
+    return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +108,11 @@ class ReferenceIndex:
     url: str | None = None  # absolute or canonical reference as written (no local target)
     identifier_system: str | None = None  # Reference.identifier, for :identifier
     identifier_value: str | None = None
+
+
+# Open ends of a date range are stored as these sentinels, so range comparisons need no NULLs.
+MIN_TIME = -(2**62)
+MAX_TIME = 2**62
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +242,13 @@ class RangeMatch:
     prefix: Prefix
     low: float | int
     high: float | int
+
+
+def approximate_bounds(m: RangeMatch) -> tuple[float | int, float | int]:
+    """The widened range an ``ap`` match accepts: the value's precision or 10% of it (for
+    decimals), whichever is wider, half on each side."""
+    slack = max(abs(m.high - m.low), abs(m.low) * 0.1 if isinstance(m.low, float) else 0) / 2
+    return m.low - slack, m.high + slack
 
 
 @dataclass(frozen=True, slots=True)

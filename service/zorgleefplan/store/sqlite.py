@@ -23,13 +23,16 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from zorgleefplan.errors import Conflict, MissingReferences, StoreUnavailable, VersionConflict
+from zorgleefplan.store.futures import settle
 from zorgleefplan.store.model import (
+    MAX_TIME,
+    MIN_TIME,
     AccessConstraint,
     AuditRow,
     Delivery,
@@ -40,11 +43,11 @@ from zorgleefplan.store.model import (
     SearchPage,
     SearchQuery,
     StoredVersion,
+    to_datetime,
 )
 from zorgleefplan.store.port import HistoryPage, HistoryQuery
+from zorgleefplan.store.requirements import RequiredReferences
 from zorgleefplan.store.sqlite_query import (
-    MAX_TIME,
-    MIN_TIME,
     Fragment,
     Scope,
     compile_access,
@@ -191,10 +194,6 @@ _VERSION = (
 )
 _VALUES_CHUNK = 400  # ids per IN list, well under SQLite's variable limit
 MAX_GROUP = 64  # transactions per group commit at most: bounds the wait of the first member
-
-
-def to_datetime(micros: int) -> datetime:
-    return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
 
 
 def to_micros(moment: datetime) -> int:
@@ -864,7 +863,7 @@ class SqliteTransaction(_SqliteReader):
         self._writes: list[NewVersion] = []
         self._audit: list[AuditRow] = []
         self._deliveries: list[Callable[[sqlite3.Connection], None]] = []
-        self._required: list[tuple[tuple[str, str], AccessConstraint]] = []
+        self._required = RequiredReferences()
         self.erased = False  # an erasure ran: the store empties the WAL after the commit
 
     @property
@@ -885,7 +884,7 @@ class SqliteTransaction(_SqliteReader):
         )
 
     def require(self, keys: Sequence[tuple[str, str]], access: AccessConstraint) -> None:
-        self._required.extend((key, access) for key in keys)
+        self._required.add(keys, access)
 
     def append_audit(self, rows: Sequence[AuditRow]) -> None:
         self._audit.extend(rows)
@@ -925,7 +924,7 @@ class SqliteTransaction(_SqliteReader):
         """Flush, check the required references, and release the savepoint (on the writer)."""
         self._flush(conn)
         missing: list[tuple[str, str]] = []
-        for access, keys in _group_by_access(self._required).items():
+        for access, keys in self._required.by_access():
             found = _existing(conn, keys, access)
             missing += [key for key in keys if key not in found]
         if missing:
@@ -936,17 +935,6 @@ class SqliteTransaction(_SqliteReader):
         if self._started and conn.in_transaction:
             conn.execute("ROLLBACK TO tx")
             conn.execute("RELEASE tx")
-
-
-def _group_by_access(
-    required: list[tuple[tuple[str, str], AccessConstraint]],
-) -> dict[AccessConstraint, list[tuple[str, str]]]:
-    grouped: dict[AccessConstraint, list[tuple[str, str]]] = {}
-    for key, access in required:
-        keys = grouped.setdefault(access, [])
-        if key not in keys:
-            keys.append(key)
-    return grouped
 
 
 @dataclass
@@ -1055,7 +1043,7 @@ class SqliteStore(_SqliteReader):
         try:
             await asyncio.shield(outcome)
         except asyncio.CancelledError:
-            await _settle(outcome)
+            await settle(outcome)
             raise
         finally:
             lost = _settle_group(group, outcome, close)
@@ -1081,7 +1069,7 @@ class SqliteStore(_SqliteReader):
             return
         self._group = None
         outcome = asyncio.ensure_future(self._on_writer(_commit))
-        await _settle(outcome)
+        await settle(outcome)
         _settle_group(group, outcome, close=True)
 
     async def _empty_wal(self) -> None:
@@ -1158,17 +1146,6 @@ def _end_member(
         raise
     if close:
         _commit(conn)
-
-
-async def _settle(outcome: asyncio.Future[Any]) -> None:
-    """Wait for a writer job however the wait is interrupted."""
-    while not outcome.done():
-        try:
-            await asyncio.shield(outcome)
-        except asyncio.CancelledError:
-            continue
-        except BaseException:
-            break
 
 
 def _settle_group(group: _Group, outcome: asyncio.Future[Any], close: bool) -> bool:

@@ -36,11 +36,8 @@ from zorgleefplan.store.model import (
     TokenMatch,
     TokenTextCriterion,
     UriCriterion,
+    approximate_bounds,
 )
-
-# Open date ends are stored as these sentinels so range comparisons need no NULL logic.
-MIN_TIME = -(2**62)
-MAX_TIME = 2**62
 
 INDEX_TABLES = {
     "token": "idx_token",
@@ -235,8 +232,8 @@ def range_condition(m: RangeMatch, low_col: str, high_col: str) -> tuple[str, li
         case "eb":
             return f"{high_col} < ?", [lo]
         case "ap":
-            slack = max(abs(hi - lo), abs(lo) * 0.1 if isinstance(lo, float) else 0) / 2
-            return f"({low_col} <= ? AND {high_col} >= ?)", [hi + slack, lo - slack]
+            low, high = approximate_bounds(m)
+            return f"({low_col} <= ? AND {high_col} >= ?)", [high, low]
     raise ValueError(m.prefix)
 
 

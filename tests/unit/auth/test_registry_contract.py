@@ -2,13 +2,17 @@
 
 ``ADAPTERS`` maps a name to a factory ``(directory, clock) -> AuthRegistry``; calling it twice
 with the same directory must give two independent handles on the same data (two worker
-processes), which the race tests use. Time comes from a fake clock, never from sleeping.
+processes), which the race tests use. MongoDB runs when ``ZLP_TEST_MONGODB_URL`` names a real
+replica set (a fresh database per test, dropped afterwards), and is skipped otherwise.
+Time comes from a fake clock, never from sleeping.
 Validation of apps and accounts (above the port) is tested at the end, once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 import re
 import sqlite3
 import warnings
@@ -63,8 +67,25 @@ async def _sqlite(directory: Path, clock: Clock) -> AuthRegistry:
     )
 
 
+MONGODB_URL = os.environ.get("ZLP_TEST_MONGODB_URL")
+_mongodb_databases: set[str] = set()  # created by the current test, dropped after it
+
+
+async def _mongodb(directory: Path, clock: Clock) -> AuthRegistry:
+    if MONGODB_URL is None:
+        pytest.skip("ZLP_TEST_MONGODB_URL is not set: no MongoDB replica set to run against")
+    from zorgleefplan.auth.mongo_registry import MongoAuthRegistry
+
+    # One database per test directory: handles opened on the same directory share the data.
+    database = "zlp_auth_" + hashlib.sha256(str(directory).encode()).hexdigest()[:12]
+    _mongodb_databases.add(database)
+    return await MongoAuthRegistry.open(
+        MONGODB_URL, database=database, clock=clock, refresh_idle_lifetime=IDLE
+    )
+
+
 Factory = Callable[[Path, Clock], Awaitable[AuthRegistry]]
-ADAPTERS: dict[str, Factory] = {"sqlite": _sqlite}
+ADAPTERS: dict[str, Factory] = {"sqlite": _sqlite, "mongodb": _mongodb}
 
 
 @pytest.fixture
@@ -73,8 +94,16 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
-def factory(request: pytest.FixtureRequest) -> Factory:
-    return ADAPTERS[request.param]
+async def factory(request: pytest.FixtureRequest) -> AsyncIterator[Factory]:
+    yield ADAPTERS[request.param]
+    if MONGODB_URL is not None and _mongodb_databases:
+        from pymongo import AsyncMongoClient
+
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL)
+        for database in _mongodb_databases:
+            await client.drop_database(database)
+        _mongodb_databases.clear()
+        await client.close()
 
 
 @pytest.fixture

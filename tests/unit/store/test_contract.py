@@ -1,14 +1,19 @@
 """The storage contract: every adapter must pass this suite unchanged.
 
-The ``store`` fixture yields each available adapter (SQLite always; more adapters register in
-``ADAPTERS``). Tests speak only the port (zorgleefplan.store.port) and the model.
+The ``store`` fixture yields each adapter in ``ADAPTERS``: SQLite always; MongoDB when
+``ZLP_TEST_MONGODB_URL`` names a real MongoDB replica set (each test gets a fresh database,
+dropped afterwards), and skipped otherwise. Tests speak only the port
+(zorgleefplan.store.port) and the model.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -56,20 +61,47 @@ ALL = AccessConstraint.unrestricted()
 DAY = 86_400_000_000  # µs
 
 
-async def _sqlite(tmp: Path) -> Store:
-    return await SqliteStore.open(tmp / "contract.sqlite3")
+MONGODB_URL = os.environ.get("ZLP_TEST_MONGODB_URL")
 
 
-ADAPTERS: dict[str, Callable[[Path], Awaitable[Store]]] = {"sqlite": _sqlite}
+@asynccontextmanager
+async def _sqlite(tmp: Path) -> AsyncIterator[Store]:
+    store = await SqliteStore.open(tmp / "contract.sqlite3")
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@asynccontextmanager
+async def _mongodb(tmp: Path) -> AsyncIterator[Store]:
+    if MONGODB_URL is None:
+        pytest.skip("ZLP_TEST_MONGODB_URL is not set: no MongoDB replica set to run against")
+    from pymongo import AsyncMongoClient
+
+    from zorgleefplan.store.mongo import MongoStore
+
+    database = f"zlp_contract_{uuid.uuid4().hex[:12]}"
+    store = await MongoStore.open(MONGODB_URL, database=database)
+    try:
+        yield store
+    finally:
+        await store.close()
+        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(MONGODB_URL)
+        await client.drop_database(database)
+        await client.close()
+
+
+ADAPTERS: dict[str, Callable[[Path], AbstractAsyncContextManager[Store]]] = {
+    "sqlite": _sqlite,
+    "mongodb": _mongodb,
+}
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await ADAPTERS[request.param](tmp_path)
-    try:
+    async with ADAPTERS[request.param](tmp_path) as opened:
         yield opened
-    finally:
-        await opened.close()
 
 
 def body(type_: str, id_: str, version: int = 1) -> bytes:
