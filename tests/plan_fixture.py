@@ -49,7 +49,7 @@ def role(*role_codes: str) -> list[dict[str, Any]]:
 def kind(code: str) -> dict[str, Any]:
     return {
         "url": codes.EXT_PLAN_ITEM_KIND,
-        "valueCoding": {"system": codes.PLAN_ITEM_SYSTEM, "code": code},
+        "valueCodeableConcept": {"coding": [{"system": codes.PLAN_ITEM_SYSTEM, "code": code}]},
     }
 
 

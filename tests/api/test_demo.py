@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from tests.support import csrf_of, s256
+from tests.support import csrf_of, mint_access_token, s256
 from zorgleefplan.app import create_app
 from zorgleefplan.cli_demo import KEY_FILE, load_demo
 from zorgleefplan.config import Settings
@@ -249,3 +249,27 @@ async def test_each_professional_gets_what_the_consents_promise(
     assert await ehr.ids("CareTeam") == [demo.CARE_TEAM]
     assert await ehr.ids("Condition") == []
     assert await ehr.ids("Consent") == []
+
+
+async def test_the_checklist_of_the_demo_plan_is_sensible(app: FastAPI, settings: Settings) -> None:
+    """The demo is a plan made with care: every item the data can speak to passes."""
+    token = mint_access_token(
+        settings.data_dir, ROOT, patient=demo.CLIENT, fhir_user=f"Patient/{demo.CLIENT}"
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=ROOT) as client:
+        r = await client.get(f"{PLAN}/$checklist", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    items = [p for p in r.json()["parameter"] if p["name"] == "item"]
+    verdicts = {
+        _part(item, "id")["valueString"]: _part(item, "uitkomst")["valueCode"] for item in items
+    }
+    assert len(verdicts) == 34
+    failed = sorted(k for k, v in verdicts.items() if v == "fail")
+    assert failed == [], failed
+    for item in ("001-regie-3", "003-zorgplan-e"):  # regiebehandelaar, coördinerend zorgverlener
+        assert verdicts[item] == "pass", item
+
+
+def _part(parameter: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(p for p in parameter["part"] if p["name"] == name)

@@ -145,6 +145,10 @@ def _professional(
         "practitioner": _ref(f"Practitioner/{id_}", f"{given} {family}"),
         "organization": _ref(f"Organization/{organization}"),
         "code": [{"text": role}],
+        "telecom": [
+            {"system": "phone", "value": f"0318-{agb[-6:]}", "use": "work"},
+            {"system": "email", "value": f"{given.lower()}@{organization}.example", "use": "work"},
+        ],
     }
     return practitioner, practitioner_role
 
@@ -214,6 +218,7 @@ def _activity(
     kind: str,
     description: str,
     performers: list[str],
+    responsible: str,
     status: str = "in-progress",
     goals: tuple[str, ...] = (),
     scheduled: dict[str, Any] | None = None,
@@ -229,7 +234,12 @@ def _activity(
         detail.update(scheduled)
     return {
         "extension": [
-            {"url": codes.EXT_PLAN_ITEM_KIND, "valueCoding": _coding(codes.PLAN_ITEM_SYSTEM, kind)}
+            {
+                "url": codes.EXT_PLAN_ITEM_KIND,
+                "valueCodeableConcept": _concept(codes.PLAN_ITEM_SYSTEM, kind),
+            },
+            # who answers for it, and to whom a naaste reports signs (seed 003 §2.2.2 c)
+            {"url": codes.EXT_RESPONSIBLE, "valueReference": _ref(responsible)},
         ],
         "detail": detail,
     }
@@ -445,6 +455,7 @@ def _plan(anchor: date) -> tuple[dict[str, Any], ...]:
             "Zvw: fysiotherapie in de praktijk, twee keer per week, gericht op traplopen en "
             "veilig lopen na de heupoperatie.",
             [fysio],
+            responsible=fysio,
             goals=("demo-doel-mobiliteit",),
             scheduled={"scheduledString": "dinsdag en vrijdag"},
         ),
@@ -453,6 +464,7 @@ def _plan(anchor: date) -> tuple[dict[str, Any], ...]:
             "Zvw: wijkverpleging, wekelijks huisbezoek: controle van de heup, signaleren van "
             "overbelasting en afstemming met het netwerk.",
             [wijk],
+            responsible=wijk,
             goals=("demo-doel-thuis", "demo-doel-mobiliteit"),
         ),
         _activity(
@@ -460,6 +472,7 @@ def _plan(anchor: date) -> tuple[dict[str, Any], ...]:
             "Zvw: pijnbestrijding bij artrose; de huisarts evalueert de medicatie elke drie "
             "maanden.",
             [huisarts],
+            responsible=huisarts,
             goals=("demo-doel-pijn",),
         ),
         _activity(
@@ -467,12 +480,14 @@ def _plan(anchor: date) -> tuple[dict[str, Any], ...]:
             "Wmo: huishoudelijke hulp, drie uur per week, toegekend door de gemeente en "
             "geleverd door Thuiszorg Rivierenland.",
             [wmo, f"Organization/{ORG_THUISZORG}"],
+            responsible=wmo,
             goals=("demo-doel-huishouden",),
         ),
         _activity(
             codes.AFSPRAAK,
             "Wmo: vervoer naar de fysiotherapeut met de regiotaxi (Wmo-vervoerspas).",
             [wmo],
+            responsible=wmo,
             goals=("demo-doel-mobiliteit",),
         ),
         _activity(
@@ -480,6 +495,7 @@ def _plan(anchor: date) -> tuple[dict[str, Any], ...]:
             "Wmo: woningaanpassing — een traplift, zodat zij weer boven kan slapen; de "
             "aanvraag is in behandeling.",
             [wmo],
+            responsible=wmo,
             status="scheduled",
             goals=("demo-doel-thuis",),
         ),
@@ -488,6 +504,7 @@ def _plan(anchor: date) -> tuple[dict[str, Any], ...]:
             "Wlz: de verzorgende helpt meneer Berends dagelijks met wassen en aankleden; bij "
             "overbelasting van mevrouw Berends regelt de thuiszorg logeeropvang voor hem.",
             [verzorgende],
+            responsible=verzorgende,
             goals=("demo-doel-thuis",),
         ),
         _activity(
@@ -495,6 +512,7 @@ def _plan(anchor: date) -> tuple[dict[str, Any], ...]:
             "Buurvrouw Ria belt elke ochtend even aan en doet op dinsdag de boodschappen; de "
             "wijkverpleegkundige is haar aanspreekpunt.",
             [f"RelatedPerson/{NEIGHBOUR}"],
+            responsible=wijk,
             goals=("demo-doel-thuis",),
         ),
         _activity(
@@ -502,6 +520,7 @@ def _plan(anchor: date) -> tuple[dict[str, Any], ...]:
             "Dochter Marieke regelt de post en de aanvragen bij de gemeente en gaat mee naar "
             "de afspraken bij de huisarts.",
             [f"RelatedPerson/{DAUGHTER}"],
+            responsible=wijk,
             goals=("demo-doel-huishouden",),
         ),
         _activity(
@@ -509,12 +528,14 @@ def _plan(anchor: date) -> tuple[dict[str, Any], ...]:
             "Bij een val of acute nood: de alarmknop (personenalarmering) waarschuwt buurvrouw "
             "Ria en daarna de dochter; buiten kantoortijd de huisartsenpost.",
             [f"RelatedPerson/{NEIGHBOUR}", f"RelatedPerson/{DAUGHTER}"],
+            responsible=huisarts,
         ),
         _activity(
             codes.WAARNEMING,
             "Bij afwezigheid van de wijkverpleegkundige neemt een collega van het wijkteam van "
             "Thuiszorg Rivierenland waar, bereikbaar via het teamnummer.",
             [f"Organization/{ORG_THUISZORG}"],
+            responsible=wijk,
         ),
         _activity(
             codes.EVALUATIEMOMENT,
@@ -522,6 +543,7 @@ def _plan(anchor: date) -> tuple[dict[str, Any], ...]:
             "wijkverpleegkundige: lukt het thuis, is de traplift geregeld, is de zorg voor "
             "meneer Berends nog vol te houden?",
             [wijk, client, f"RelatedPerson/{DAUGHTER}"],
+            responsible=wijk,
             status="scheduled",
             scheduled=evaluation,
         ),

@@ -107,10 +107,10 @@ def plan_items(network: PlanNetwork) -> list[PlanItem]:
 
 def _activity_kind(element: object) -> str | None:
     for ext in extensions(element, codes.EXT_PLAN_ITEM_KIND):
-        for value in (ext.get("valueCoding"), ext.get("valueCodeableConcept")):
-            found = [c for c in codes_in(value, codes.PLAN_ITEM_SYSTEM) if c in KINDS]
-            if found:
-                return found[0]
+        kinds = codes_in(ext.get("valueCodeableConcept"), codes.PLAN_ITEM_SYSTEM)
+        found = [c for c in kinds if c in KINDS]
+        if found:
+            return found[0]
     return None
 
 

@@ -122,11 +122,14 @@ def test_the_plan_spans_the_laws_holds_every_item_kind_and_an_evaluation_is_due(
     assert (plan["subject"], plan["author"]) == ({"reference": f"Patient/{demo.CLIENT}"},) * 2
     kinds: dict[str, list[dict[str, Any]]] = {}
     for activity in plan["activity"]:
-        (kind,) = activity["extension"]
+        kind, responsible = activity["extension"]
         assert kind["url"] == codes.EXT_PLAN_ITEM_KIND
-        assert kind["valueCoding"]["system"] == codes.PLAN_ITEM_SYSTEM
+        assert responsible["url"] == codes.EXT_RESPONSIBLE
+        assert responsible["valueReference"]["reference"].startswith("PractitionerRole/")
+        (coding,) = kind["valueCodeableConcept"]["coding"]
+        assert coding["system"] == codes.PLAN_ITEM_SYSTEM
         assert activity["detail"]["performer"], activity["detail"]["description"]
-        kinds.setdefault(kind["valueCoding"]["code"], []).append(activity["detail"])
+        kinds.setdefault(coding["code"], []).append(activity["detail"])
     assert set(kinds) == {
         codes.AFSPRAAK,
         codes.EVALUATIEMOMENT,
