@@ -3,8 +3,9 @@
 Needs a replica set or a sharded cluster (multi-document transactions) of MongoDB 5.0 or newer
 (snapshot reads); :meth:`MongoStore.open` checks this and refuses a standalone server, or one
 that does not answer within ``timeout`` seconds, with an error that says what to do. The
-layout (collections, indexes, shard keys) is in ``mongo_schema.py``, the query translation in
-``mongo_query.py``; this module does the I/O.
+layout (collections, indexes, shard keys) is in ``mongo_schema.py`` (delivery state in
+``mongo_delivery.py``), the query translation in ``mongo_query.py``, the reads in
+``mongo_reader.py``; this module does the writes: transactions, group commit, delivery leases.
 
 Writers are serialised. Every writing transaction first updates the ``clock`` counter inside
 its MongoDB transaction and holds it until it commits, so writers take turns across all
@@ -20,6 +21,12 @@ member that fails takes back exactly what it wrote (``mongo_schema.Undo``) insid
 transaction and the others stay. When MongoDB loses the transaction (failover, network), every
 member of the group fails with StoreUnavailable.
 
+Subscription delivery state is written only in writing transactions: the puts and removes of a
+transaction, and claims and releases, each a transaction of its own (as on SQLite). So they
+take turns on the clock with every other writer, and a claim leases what it read as claimable
+in the same state of the store. A poll with nothing to claim looks outside a transaction first
+and takes no turn.
+
 Reads: read concern majority on the primary; a search runs in a snapshot session, so its
 chain and ``_has`` lookups, its page and its total see one point in time. Inside a transaction
 reads go through its session and see its writes (flushed first, like the SQLite adapter).
@@ -31,12 +38,10 @@ import asyncio
 import contextlib
 import random
 import time
-from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from pymongo import AsyncMongoClient, DeleteMany, ReadPreference, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -49,11 +54,9 @@ from zorgleefplan.store.futures import settle
 from zorgleefplan.store.model import (
     AccessConstraint,
     AuditRow,
+    Delivery,
     Erasure,
     NewVersion,
-    Page,
-    SearchPage,
-    SearchQuery,
     StoredVersion,
     to_datetime,
 )
@@ -66,202 +69,40 @@ from zorgleefplan.store.mongo_connection import (
     translated,
     unavailable,
 )
-from zorgleefplan.store.mongo_query import (
-    Filter,
-    and_,
-    compile_access,
-    compile_sort,
-    history_filter,
-    lookups,
-    revinclude_filter,
-    search_filter,
-    search_pipeline,
-    substitute,
+from zorgleefplan.store.mongo_delivery import (
+    DeliveryChange,
+    Removal,
+    changes_plan,
+    claim_plan,
+    delivery_of,
+    erased_filters,
+    erasure_plan,
+    lease_filter,
+    release_plan,
 )
+from zorgleefplan.store.mongo_reader import MongoReader
 from zorgleefplan.store.mongo_schema import (
-    AUDIT,
     AUDIT_SEQ,
     CLOCK,
     COUNTERS,
     INDEXES,
     RESOURCES,
     RETIRED,
-    STORED_FIELDS,
     VERSIONS,
     Step,
     Undo,
     audit_document,
-    audit_row,
     erasure_inverse,
-    keys_filter,
     plan_writes,
-    referenced_keys,
     resource_key,
     retired_id,
-    stored_version,
 )
-from zorgleefplan.store.port import HistoryPage, HistoryQuery
 from zorgleefplan.store.requirements import RequiredReferences
 
 NAMESPACE_EXISTS = 48  # MongoDB's error code
 MAX_GROUP = 64  # transactions per group commit at most: bounds the wait of the first member
 BUSY_TIMEOUT = 10.0  # seconds a transaction waits for another worker's hold on the clock
 _COMMIT_ATTEMPTS = 3
-
-
-# --------------------------------------------------------------------------- reads
-
-
-class _MongoReader(ABC):
-    """The read API over one way of getting a session (none, a snapshot, a transaction's)."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._db = db
-        self._resources: AsyncCollection[Document] = db[RESOURCES]
-        self._versions: AsyncCollection[Document] = db[VERSIONS]
-        self._audit: AsyncCollection[Document] = db[AUDIT]
-
-    @abstractmethod
-    def _reading(
-        self, snapshot: bool
-    ) -> AbstractAsyncContextManager[AsyncClientSession | None]: ...
-
-    async def read(self, type_: str, id_: str, access: AccessConstraint) -> StoredVersion | None:
-        where = and_({"type": type_, "id": id_}, compile_access(access))
-        async with self._reading(False) as s:
-            doc = await self._resources.find_one(where, STORED_FIELDS, session=s)
-        return None if doc is None else stored_version(doc)
-
-    async def read_version(
-        self, type_: str, id_: str, version: int, access: AccessConstraint
-    ) -> StoredVersion | None:
-        where = and_({"type": type_, "id": id_, "version": version}, compile_access(access))
-        async with self._reading(False) as s:
-            doc = await self._versions.find_one(where, STORED_FIELDS, session=s)
-        return None if doc is None else stored_version(doc)
-
-    async def _resolve(self, filter_: Filter, s: AsyncClientSession | None) -> Filter:
-        """``filter_`` with its chain and ``_has`` lookups run (innermost first)."""
-        found: dict[Any, list[str]] = {}
-        for lookup in lookups(filter_):
-            inner = await self._resolve(lookup.filter, s)
-            cursor = await self._resources.aggregate(
-                lookup.pipeline(inner), session=s, allowDiskUse=True
-            )
-            found[lookup] = lookup.values(await cursor.to_list())
-        return substitute(filter_, found) if found else filter_
-
-    async def search(
-        self, query: SearchQuery, page: Page, access: AccessConstraint, *, total: bool = False
-    ) -> SearchPage:
-        fields = compile_sort(query.sort)
-        async with self._reading(True) as s:
-            where = await self._resolve(search_filter(query, access), s)
-            cursor = await self._resources.aggregate(  # a computed sort may not fit in memory
-                search_pipeline(where, fields, page), session=s, allowDiskUse=True
-            )
-            rows = await cursor.to_list()
-            more = len(rows) > page.count
-            rows = rows[: page.count]
-            count = None
-            if total:
-                count = await self._resources.count_documents(where, session=s)
-            elif page.after is None and page.offset == 0 and not more:
-                count = len(rows)
-        next_after = tuple(rows[-1][f.name] for f in fields) if more and rows else None
-        return SearchPage(
-            rows=tuple(stored_version(r) for r in rows), next_after=next_after, total=count
-        )
-
-    async def count(self, query: SearchQuery, access: AccessConstraint) -> int:
-        async with self._reading(True) as s:
-            where = await self._resolve(search_filter(query, access), s)
-            return await self._resources.count_documents(where, session=s)
-
-    async def include(
-        self,
-        sources: Sequence[tuple[str, str]],
-        param: str,
-        target_type: str | None,
-        access: AccessConstraint,
-    ) -> list[StoredVersion]:
-        async with self._reading(True) as s:
-            cursor = self._resources.find(keys_filter(sources), {"_id": 0, "ref": 1}, session=s)
-            targets = referenced_keys(await cursor.to_list(), param, target_type)
-            if not targets:
-                return []
-            where = and_(keys_filter(targets), {"deleted": False}, compile_access(access))
-            docs = await self._resources.find(where, STORED_FIELDS, session=s).to_list()
-        return [stored_version(d) for d in docs]
-
-    async def revinclude(
-        self,
-        targets: Sequence[tuple[str, str]],
-        source_type: str,
-        param: str,
-        access: AccessConstraint,
-    ) -> list[StoredVersion]:
-        if not targets:
-            return []
-        where = revinclude_filter(targets, source_type, param, access)
-        async with self._reading(False) as s:
-            docs = await self._resources.find(where, STORED_FIELDS, session=s).to_list()
-        return [stored_version(d) for d in docs]
-
-    async def existing(
-        self, keys: Sequence[tuple[str, str]], access: AccessConstraint
-    ) -> set[tuple[str, str]]:
-        async with self._reading(False) as s:
-            return await self._existing(keys, access, s)
-
-    async def _existing(
-        self,
-        keys: Sequence[tuple[str, str]],
-        access: AccessConstraint,
-        s: AsyncClientSession | None,
-    ) -> set[tuple[str, str]]:
-        if not keys:
-            return set()
-        where = and_(keys_filter(keys), {"deleted": False}, compile_access(access))
-        cursor = self._resources.find(where, {"_id": 0, "type": 1, "id": 1}, session=s)
-        return {(d["type"], d["id"]) for d in await cursor.to_list()}
-
-    async def history(
-        self, query: HistoryQuery, count: int, access: AccessConstraint, *, total: bool = False
-    ) -> HistoryPage:
-        where = history_filter(query, access)
-        page_where = where
-        if query.before_seq is not None:
-            page_where = and_(where, {"seq": {"$lt": query.before_seq}})
-        async with self._reading(True) as s:
-            cursor = self._versions.find(page_where, STORED_FIELDS, session=s)
-            rows = await cursor.sort("seq", -1).limit(count + 1).to_list()
-            counted = await self._versions.count_documents(where, session=s) if total else None
-        more = len(rows) > count
-        rows = rows[:count]
-        return HistoryPage(
-            rows=tuple(stored_version(r) for r in rows),
-            next_before_seq=rows[-1]["seq"] if more and rows else None,
-            total=counted,
-        )
-
-    async def audit_page(
-        self, patient: str, before_seq: int | None, count: int
-    ) -> tuple[tuple[AuditRow, ...], int | None]:
-        where: Filter = {"patient": patient}
-        if before_seq is not None:
-            where["seq"] = {"$lt": before_seq}
-        async with self._reading(False) as s:
-            cursor = self._audit.find(where, session=s).sort("seq", -1).limit(count + 1)
-            rows = await cursor.to_list()
-        more = len(rows) > count
-        rows = rows[:count]
-        return tuple(audit_row(r) for r in rows), (rows[-1]["seq"] if more and rows else None)
-
-    async def audit_read(self, id_: str) -> AuditRow | None:
-        async with self._reading(False) as s:
-            doc = await self._audit.find_one({"_id": id_}, session=s)
-        return None if doc is None else audit_row(doc)
 
 
 # --------------------------------------------------------------------------- transactions
@@ -294,7 +135,7 @@ class _Group:
             raise unavailable(exc) from exc
 
 
-class MongoTransaction(_MongoReader):
+class MongoTransaction(MongoReader):
     """One interaction's unit of work inside its group's MongoDB transaction.
 
     Writes and audit rows are buffered and flushed before the next read and at the end;
@@ -309,6 +150,7 @@ class MongoTransaction(_MongoReader):
         self._seq_before = group.seq
         self._writes: list[NewVersion] = []
         self._audit_rows: list[AuditRow] = []
+        self._delivery_changes: list[DeliveryChange] = []
         self._required = RequiredReferences()
         self._undo = Undo()
 
@@ -335,6 +177,12 @@ class MongoTransaction(_MongoReader):
     def append_audit(self, rows: Sequence[AuditRow]) -> None:
         self._audit_rows.extend(rows)
 
+    def put_delivery(self, delivery: Delivery) -> None:
+        self._delivery_changes.append(delivery)
+
+    def remove_delivery(self, subscription: str) -> None:
+        self._delivery_changes.append(Removal(subscription))
+
     @asynccontextmanager
     async def _reading(self, snapshot: bool) -> AsyncIterator[AsyncClientSession | None]:
         async with self._group.lock:
@@ -343,7 +191,8 @@ class MongoTransaction(_MongoReader):
                 yield self._group.session
 
     async def _flush(self) -> None:
-        """Write the buffered versions and audit rows into the group's transaction."""
+        """Write the buffered versions, audit rows and delivery changes into the group's
+        transaction."""
         s = self._group.session
         writes, self._writes = self._writes, []
         if writes:
@@ -364,6 +213,26 @@ class MongoTransaction(_MongoReader):
                 await self._audit.insert_many(
                     [audit_document(r, first + i) for i, r in enumerate(rows)], session=s
                 )
+        if self._delivery_changes:
+            changes, self._delivery_changes = self._delivery_changes, []
+            await self._flush_deliveries(changes, s)
+
+    async def _flush_deliveries(
+        self, changes: Sequence[DeliveryChange], s: AsyncClientSession
+    ) -> None:
+        """Write delivery puts and removes, reading first what they replace (for the undo)."""
+        subs = list(dict.fromkeys(c.subscription for c in changes))
+        removed = [c.subscription for c in changes if isinstance(c, Removal)]
+        with self._group.guard():
+            found = self._deliveries.find({"_id": {"$in": subs}}, session=s)
+            stored = {doc["_id"]: doc for doc in await found.to_list()}
+            stored_seen: list[Document] = []
+            if removed:
+                forgotten = self._seen.find({"sub": {"$in": removed}}, session=s)
+                stored_seen = await forgotten.to_list()
+        plan = changes_plan(changes, stored, stored_seen)
+        self._undo.record(plan.inverse)
+        await self._apply(plan.operations)
 
     async def _retired(self, keys: Sequence[str], s: AsyncClientSession) -> set[str]:
         """Which of ``keys`` (of resources not stored) an erasure has retired."""
@@ -383,9 +252,10 @@ class MongoTransaction(_MongoReader):
 
     async def erase_compartment(self, patient: str) -> Erasure:
         """Delete the compartment's current and version documents (their index values are
-        embedded) and retire the ids of its current resources. What went is kept in memory
-        until the end, to bring back should this transaction fail. MongoDB frees the space
-        for reuse; the oplog and backups keep the content until they roll over."""
+        embedded), retire the ids of its current resources, and delete their seen entries and
+        the delivery state of its Subscriptions. What went is kept in memory until the end,
+        to bring back should this transaction fail. MongoDB frees the space for reuse; the
+        oplog and backups keep the content until they roll over."""
         async with self._group.lock:
             await self._flush()
             s = self._group.session
@@ -394,7 +264,12 @@ class MongoTransaction(_MongoReader):
                 resources = await found.to_list()
                 older = self._versions.find({"compartment": patient}, session=s)
                 versions = await older.to_list()
+                seen_where, deliveries_where = erased_filters(resources)
+                seen = await self._seen.find(seen_where, session=s).to_list()
+                deliveries = await self._deliveries.find(deliveries_where, session=s).to_list()
+            delivery_state = erasure_plan(seen, deliveries)
             self._undo.record(erasure_inverse(resources, versions))
+            self._undo.record(delivery_state.inverse)
             retire = [
                 ReplaceOne({"_id": retired_id(doc["_id"])}, {}, upsert=True) for doc in resources
             ]
@@ -403,6 +278,7 @@ class MongoTransaction(_MongoReader):
                     (RESOURCES, [DeleteMany({"compartment": patient})] if resources else []),
                     (VERSIONS, [DeleteMany({"compartment": patient})] if versions else []),
                     (RETIRED, retire),
+                    *delivery_state.operations,
                 ]
             )
         counts = Counter(doc["type"] for doc in resources)
@@ -427,10 +303,49 @@ class MongoTransaction(_MongoReader):
                 await self._take_back()
                 raise
 
+    async def _claim(
+        self, owner: str, now: int, lease_until: int, count: int
+    ) -> tuple[Delivery, ...]:
+        """Lease up to ``count`` deliveries with changes waiting (read and leased in this
+        transaction, which holds the clock: no other claim or release runs meanwhile)."""
+        async with self._group.lock:
+            await self._flush()
+            with self._group.guard():
+                claimed = await self._claimable(now, count, self._group.session)
+            if claimed:
+                plan = claim_plan(claimed, owner, now, lease_until)
+                self._undo.record(plan.inverse)
+                await self._apply(plan.operations)
+        return tuple(delivery_of(doc) for doc in claimed)
+
+    async def _release(
+        self,
+        delivery: Delivery,
+        owner: str,
+        seen: Sequence[tuple[str, str]],
+        unseen: Sequence[tuple[str, str]],
+    ) -> bool:
+        """Store a claimed delivery's new state and seen changes, if ``owner`` holds it."""
+        async with self._group.lock:
+            await self._flush()
+            s = self._group.session
+            with self._group.guard():
+                before = await self._deliveries.find_one(
+                    lease_filter(delivery.subscription, owner), session=s
+                )
+                if before is None:
+                    return False
+                stored = await self._seen_keys(delivery.subscription, [*seen, *unseen], s)
+            plan = release_plan(delivery, owner, before, seen, unseen, stored)
+            self._undo.record(plan.inverse)
+            await self._apply(plan.operations)
+        return True
+
     async def _abort(self) -> None:
         async with self._group.lock:
             self._writes.clear()
             self._audit_rows.clear()
+            self._delivery_changes.clear()
             await self._take_back()
 
     async def _take_back(self) -> None:
@@ -446,7 +361,7 @@ class MongoTransaction(_MongoReader):
 # --------------------------------------------------------------------------- the store
 
 
-class MongoStore(_MongoReader):
+class MongoStore(MongoReader):
     """The MongoDB adapter of the storage port."""
 
     def __init__(
@@ -670,6 +585,27 @@ class MongoStore(_MongoReader):
                 await s.start_transaction(write_concern=WRITES),
             ):
                 await self._audit.insert_many(docs, session=s)
+
+    async def claim_deliveries(
+        self, owner: str, now: int, lease_until: int, count: int
+    ) -> tuple[Delivery, ...]:
+        # Look first outside a transaction: an idle poll then takes no turn on the clock.
+        async with self._reading(False) as s:
+            if not await self._claimable(now, 1, s):
+                return ()
+        async with self.transaction() as tx:
+            return await tx._claim(owner, now, lease_until, count)
+
+    async def release_delivery(
+        self,
+        delivery: Delivery,
+        owner: str,
+        *,
+        seen: Sequence[tuple[str, str]] = (),
+        unseen: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        async with self.transaction() as tx:
+            return await tx._release(delivery, owner, seen, unseen)
 
     async def purge_audit(self, recorded_before: int) -> int:
         # The retention purge: the only operation that removes audit rows.

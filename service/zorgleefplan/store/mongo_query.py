@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pymongo import ASCENDING, DESCENDING
+
 from zorgleefplan.store.model import (
     AccessConstraint,
     AnyOf,
@@ -505,7 +507,7 @@ def revinclude_filter(
 
 
 def history_filter(query: HistoryQuery, access: AccessConstraint) -> Filter:
-    """The versions a history interaction asks for, before its keyset cursor."""
+    """The versions a history interaction asks for, all pages (one page: history_page)."""
     parts: list[Filter] = []
     if query.type is not None:
         parts.append({"type": query.type})
@@ -519,3 +521,16 @@ def history_filter(query: HistoryQuery, access: AccessConstraint) -> Filter:
         parts.append({"$or": [{"superseded": None}, {"superseded": {"$gt": start}}]})
     parts.append(compile_access(access))
     return and_(*parts)
+
+
+def history_page(query: HistoryQuery, where: Filter) -> tuple[Filter, int]:
+    """The filter and ``seq`` order of one page of the versions ``where`` selects: newest
+    first, before ``before_seq``; or oldest first, after ``after_seq`` (the change log as
+    subscriptions read it)."""
+    parts = [where]
+    if query.before_seq is not None:
+        parts.append({"seq": {"$lt": query.before_seq}})
+    if query.after_seq is not None:
+        parts.append({"seq": {"$gt": query.after_seq}})
+        return and_(*parts), ASCENDING
+    return and_(*parts), DESCENDING

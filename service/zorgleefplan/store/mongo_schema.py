@@ -14,12 +14,23 @@ Collections:
 - ``counters``: ``clock`` (latest write time and change sequence; every writing transaction
   updates it first, which serialises writers cluster-wide) and ``audit`` (audit row sequence).
 - ``retired``: the SHA-256 of every "Type/id" an erasure removed, never to be created again.
+- ``deliveries``: one per active or paused Subscription, ``_id`` its id: its cursor into the
+  change log, retry state and lease (layout and writes in ``mongo_delivery.py``).
+- ``seen``: what each Subscription has been notified of, one document per (subscription,
+  resource), ``_id`` "subscription/Type/id"; only those get a notification of a delete.
 
 Sharding by client compartment (design decision 4): ``resources`` and ``versions`` on
 ``compartment`` first (:data:`SHARD_KEYS`), so one client's plan lives on one shard; ``audit``
 on ``patient``. Unique indexes other than ``_id`` would have to start with the shard key, so
 uniqueness of a resource id rests on the writers' serialisation through ``clock`` (a write
 checks the current version inside the transaction that holds it) rather than on an index.
+
+Delivery state is per subscription, not per client (a practitioner's subscription spans many
+clients), so it is not sharded by compartment: ``deliveries`` stays unsharded (one small
+document per Subscription, every claim reads it by ``active`` and ``due``); ``seen``, which
+grows with every resource notified, shards on ``sub`` first, so one subscription's set is one
+key range. An erasure finds the seen entries of its resources by ``type`` and ``id`` on every
+shard (rare, and indexed).
 """
 
 from __future__ import annotations
@@ -51,6 +62,8 @@ COUNTERS = "counters"
 RETIRED = "retired"  # ids of erased resources (digests), never to be used again
 CLOCK = "clock"  # counters document: {time, seq, claims}
 AUDIT_SEQ = "audit"  # counters document: {seq}
+DELIVERIES = "deliveries"
+SEEN = "seen"
 
 # The array of embedded index entries per index kind; each entry has the parameter code "p".
 INDEX_FIELDS: Mapping[IndexKind, str] = {
@@ -418,6 +431,11 @@ INDEXES: Mapping[str, Sequence[IndexModel]] = {
         _index(("patient", A), ("seq", A)),  # the shard key
         _index(("recorded", A)),
     ),
+    DELIVERIES: (_index(("active", A), ("due", A)),),
+    SEEN: (
+        _index(("sub", A), ("type", A), ("id", A)),  # the shard key
+        _index(("type", A), ("id", A)),  # an erasure's resources
+    ),
 }
 
 # Range shard keys: one client's documents are one contiguous key range (one shard); the
@@ -426,4 +444,5 @@ SHARD_KEYS: Mapping[str, Mapping[str, int]] = {
     RESOURCES: {"compartment": 1, "type": 1, "id": 1},
     VERSIONS: {"compartment": 1, "type": 1, "id": 1, "version": 1},
     AUDIT: {"patient": 1, "seq": 1},
+    SEEN: {"sub": 1, "type": 1, "id": 1},
 }

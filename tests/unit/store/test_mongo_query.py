@@ -46,6 +46,7 @@ from zorgleefplan.store.mongo_query import (
     compile_criterion,
     compile_sort,
     history_filter,
+    history_page,
     keyset_after,
     lookups,
     or_,
@@ -587,6 +588,23 @@ def test_history_filter_for_instance_since_and_at() -> None:
         "$or": [{"superseded": None}, {"superseded": {"$gt": 5}}],
     }
     assert history_filter(HistoryQuery(), AccessConstraint(grants=())) == NOTHING
+
+
+def test_history_pages_run_newest_first_before_the_cursor_or_oldest_first_after_it() -> None:
+    where = {"type": "Goal"}
+    assert history_page(HistoryQuery(type="Goal"), where) == (where, -1)
+    assert history_page(HistoryQuery(type="Goal", before_seq=9), where) == (
+        {"type": "Goal", "seq": {"$lt": 9}},
+        -1,
+    )
+    assert history_page(HistoryQuery(type="Goal", after_seq=4), where) == (
+        {"type": "Goal", "seq": {"$gt": 4}},
+        1,
+    )
+    assert history_page(HistoryQuery(before_seq=9, after_seq=4), {}) == (
+        {"$and": [{"seq": {"$lt": 9}}, {"seq": {"$gt": 4}}]},
+        1,
+    )
 
 
 EVERY_KIND = [

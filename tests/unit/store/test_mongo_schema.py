@@ -27,9 +27,11 @@ from zorgleefplan.store.model import (
 )
 from zorgleefplan.store.mongo_schema import (
     AUDIT,
+    DELIVERIES,
     INDEXES,
     RESOURCES,
     RETIRED,
+    SEEN,
     SHARD_KEYS,
     VERSIONS,
     Undo,
@@ -292,3 +294,13 @@ def test_index_names_are_unique_per_collection() -> None:
     for models in INDEXES.values():
         names = [model.document["name"] for model in models]
         assert len(names) == len(set(names))
+
+
+def test_delivery_state_is_indexed_for_claims_and_erasures_and_sharded_per_subscription() -> None:
+    def keys(collection: str) -> list[list[tuple[str, int]]]:
+        return [list(model.document["key"].items()) for model in INDEXES[collection]]
+
+    assert [("active", 1), ("due", 1)] in keys(DELIVERIES)  # what a claim looks for
+    assert [("type", 1), ("id", 1)] in keys(SEEN)  # an erasure's resources in every seen set
+    assert DELIVERIES not in SHARD_KEYS  # one small document per Subscription
+    assert list(SHARD_KEYS[SEEN]) == ["sub", "type", "id"]  # a subscription's set: one range
