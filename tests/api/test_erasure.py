@@ -318,6 +318,7 @@ async def test_no_one_else_may_erase_and_those_who_cannot_see_the_client_learn_n
                     {"coding": [{"system": codes.ZLP_ROLE_SYSTEM, "code": codes.REGIEBEHANDELAAR}]}
                 ],
                 "member": ref("PractitionerRole/pr1"),
+                "period": {"start": "2020-01-01T00:00:00Z"},
             }
         ],
     }

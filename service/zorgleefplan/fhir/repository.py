@@ -51,10 +51,11 @@ from zorgleefplan.store.model import (
 )
 from zorgleefplan.store.port import HistoryPage, HistoryQuery, Reader, Store, Transaction
 
-# A domain rule run inside the write transaction of every create, update and delete, after the
-# access decision and before the change is stored: (the transaction-bound repository, the new
-# resource or None for a delete, the current version or None). It refuses a change by raising a
-# ZlpError, and may read (``repo.tx``) and write (``repo.create``/``update``) in the same
+# A domain rule run for every create, update and delete inside its store transaction, after the
+# transaction's last write (so it judges the outcome of a whole bundle) and before the commit:
+# (the transaction-bound repository that made the change, the new resource or None for a delete,
+# the version it replaced or None). It refuses a change by raising a ZlpError — nothing is then
+# stored — and may read (``repo.tx``) and write (``repo.create``/``update``) in the same
 # transaction, so what it checks cannot change underneath it.
 WriteRule = Callable[["Repository", dict[str, Any] | None, StoredVersion | None], Awaitable[None]]
 
@@ -90,6 +91,11 @@ def instant(micros: int) -> str:
 _PROVISIONAL_TIME = "1970-01-01T00:00:00.000000Z"
 
 
+# A change whose write rules are still to run: (the repository that made it, the resource or
+# None for a delete, the version it replaced)
+_PendingRules = tuple["Repository", dict[str, Any] | None, StoredVersion | None]
+
+
 @dataclass
 class _Prepared:
     """A validated, indexed resource waiting for its version number and write time."""
@@ -110,6 +116,7 @@ class Repository:
         reference_paths: dict[tuple[str, str], str] | None = None,
         *,
         decision: AccessDecision | None = None,
+        pending: list[_PendingRules] | None = None,
     ) -> None:
         """``access`` bounds every read; ``decision`` decides every write (without one, only
         an unrestricted ``access`` may write)."""
@@ -119,6 +126,7 @@ class Repository:
         self.decision = decision or AccessDecision(principal, access)
         self._tx = tx
         self._reference_paths = reference_paths if reference_paths is not None else {}
+        self._pending = pending if pending is not None else []
         self._reader: Reader = tx if tx is not None else services.store
 
     # ------------------------------------------------------------------ transactions
@@ -128,16 +136,29 @@ class Repository:
         """A repository whose writes all land in one store transaction.
 
         References are checked when it commits, so bundle entries may refer to each other in
-        any order; the error then names the element path of each unresolved reference."""
+        any order; the error then names the element path of each unresolved reference. For the
+        same reason the write rules run after the last write, over the transaction's outcome:
+        a plan may name the volmacht Consent a later entry of the same bundle writes."""
         if self._tx is not None:
             yield self
             return
         paths: dict[tuple[str, str], str] = {}
+        pending: list[_PendingRules] = []
         try:
             async with self.services.store.transaction() as tx:
                 yield Repository(
-                    self.services, self.principal, self.access, tx, paths, decision=self.decision
+                    self.services,
+                    self.principal,
+                    self.access,
+                    tx,
+                    paths,
+                    decision=self.decision,
+                    pending=pending,
                 )
+                while pending:  # a rule's own writes (a handover applied) queue their rules
+                    repo, resource, current = pending.pop(0)
+                    for rule in self.services.write_rules:
+                        await rule(repo, resource, current)
         except MissingReferences as exc:
             raise _unresolved(exc.keys, paths) from None
 
@@ -262,6 +283,7 @@ class Repository:
             self.tx,
             self._reference_paths,
             decision=AccessDecision.unrestricted(self.principal),
+            pending=self._pending,
         )
 
     async def record(self, resource: dict[str, Any], compartment: str | None) -> StoredVersion:
@@ -287,8 +309,9 @@ class Repository:
     async def _apply_rules(
         self, resource: dict[str, Any] | None, current: StoredVersion | None
     ) -> None:
-        for rule in self.services.write_rules:
-            await rule(self, resource, current)
+        """Queue the write rules of this change; ``transaction()`` runs them before it ends."""
+        if self.services.write_rules:
+            self._pending.append((self, resource, current))
 
     async def _exists_hidden(self, type_: str, id_: str) -> bool:
         if self.access.is_unrestricted:
