@@ -175,6 +175,19 @@ class NewVersion:
     compartment: str | None
     index: IndexValues = field(default_factory=IndexValues)
 
+    def as_written(self, timestamp: int) -> StoredVersion:
+        """The version as it will read once its transaction (at ``timestamp``) commits."""
+        return StoredVersion(
+            type=self.type,
+            id=self.id,
+            version=self.version,
+            last_updated=to_datetime(timestamp),
+            deleted=self.body is None,
+            body=self.body,
+            method=self.method,
+            compartment=self.compartment,
+        )
+
 
 # --------------------------------------------------------------------------- search queries
 

@@ -58,7 +58,6 @@ from zorgleefplan.store.model import (
     Erasure,
     NewVersion,
     StoredVersion,
-    to_datetime,
 )
 from zorgleefplan.store.mongo_connection import (
     TRANSACTION_READS,
@@ -160,16 +159,7 @@ class MongoTransaction(MongoReader):
 
     async def write(self, version: NewVersion) -> StoredVersion:
         self._writes.append(version)
-        return StoredVersion(
-            type=version.type,
-            id=version.id,
-            version=version.version,
-            last_updated=to_datetime(self._timestamp),
-            deleted=version.body is None,
-            body=version.body,
-            method=version.method,
-            compartment=version.compartment,
-        )
+        return version.as_written(self._timestamp)
 
     def require(self, keys: Sequence[tuple[str, str]], access: AccessConstraint) -> None:
         self._required.add(keys, access)

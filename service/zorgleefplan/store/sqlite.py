@@ -872,16 +872,7 @@ class SqliteTransaction(_SqliteReader):
 
     async def write(self, version: NewVersion) -> StoredVersion:
         self._writes.append(version)
-        return StoredVersion(
-            type=version.type,
-            id=version.id,
-            version=version.version,
-            last_updated=to_datetime(self._timestamp),
-            deleted=version.body is None,
-            body=version.body,
-            method=version.method,
-            compartment=version.compartment,
-        )
+        return version.as_written(self._timestamp)
 
     def require(self, keys: Sequence[tuple[str, str]], access: AccessConstraint) -> None:
         self._required.add(keys, access)
