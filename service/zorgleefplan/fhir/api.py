@@ -14,8 +14,7 @@ from urllib.parse import parse_qsl
 import orjson
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from zorgleefplan.access.audit import AuditLog
 from zorgleefplan.access.policy import AccessDecision
@@ -73,10 +72,13 @@ def base_url(request: Request, services: FhirServices) -> str:
 
 async def _fhir_request(request: Request, path: str, services: FhirServices) -> FhirRequest:
     settings = services.settings
-    params = tuple(request.query_params.multi_items())
+    # Parsed as Starlette's query_params would, without building its multi-dict on every read
+    query = request.scope["query_string"].decode("latin-1")
+    params = tuple(parse_qsl(query, keep_blank_values=True))
     # ASGI header names are lower case already
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
-    check_format(request.query_params.get("_format"), headers.get("accept"))
+    requested_format = next((v for k, v in reversed(params) if k == "_format"), None)
+    check_format(requested_format, headers.get("accept"))
     body: Any = None
     kind = ""
     if request.method in ("POST", "PUT", "PATCH"):
@@ -95,7 +97,27 @@ async def _fhir_request(request: Request, path: str, services: FhirServices) -> 
     return FhirRequest(request.method, path, params, headers, body, kind)
 
 
-def render(resp: FhirResponse, base: str) -> Response:
+class Reply:
+    """A FHIR interaction's HTTP response as two raw ASGI messages (Starlette's Response
+    rebuilds and rescans its header list, a measurable part of a read)."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.body = body
+        self.headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
+        ]
+        if status >= 200 and status not in (204, 304):
+            self.headers.append((b"content-length", str(len(body)).encode("latin-1")))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def render(resp: FhirResponse, base: str) -> Reply:
     headers = dict(resp.headers)
     if resp.version is not None:
         headers["ETag"] = etag(resp.version.version)
@@ -104,15 +126,15 @@ def render(resp: FhirResponse, base: str) -> Response:
         headers["Location"] = f"{base}/{resp.location}"
         headers["Content-Location"] = headers["Location"]
     if resp.status in (204, 304) or resp.body is None:
-        return Response(status_code=resp.status, headers=headers)
+        return Reply(resp.status, headers, b"")
     content = resp.body if isinstance(resp.body, bytes) else orjson.dumps(resp.body)
     headers["Content-Type"] = _CONTENT_TYPE
-    return Response(content, status_code=resp.status, headers=headers)
+    return Reply(resp.status, headers, content)
 
 
 async def handle(
     request: Request, services: FhirServices, principal: Principal, audit: AuditLog
-) -> Response:
+) -> Reply:
     path = request.scope["path"].removeprefix(PREFIX).strip("/")
     base = base_url(request, services)
     trail = _Trail(request, path, principal)
@@ -193,6 +215,7 @@ class FhirApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         state = scope["app"].state
+        response: ASGIApp
         try:
             metadata = _is_metadata(request)
             principal = ANONYMOUS if metadata else await self._resolve_principal(request)
