@@ -44,19 +44,18 @@ class Operation:
     documentation: str
 
 
-def _everything(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirResponse]:
-    assert id_ is not None  # an instance-level operation
-    return everything.patient_everything(req, ctx, id_)
+# An instance-level operation's implementation: (request, context, the instance's id)
+InstanceHandler = Callable[["FhirRequest", "Context", str], Awaitable["FhirResponse"]]
 
 
-def _erase(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirResponse]:
-    assert id_ is not None  # an instance-level operation
-    return erasure.patient_erase(req, ctx, id_)
+def _on_instance(fn: InstanceHandler) -> Handler:
+    """The table's handler for an operation the dispatcher only routes with an id."""
 
+    def handler(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirResponse]:
+        assert id_ is not None  # listed with instance=True
+        return fn(req, ctx, id_)
 
-def _apply(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirResponse]:
-    assert id_ is not None  # an instance-level operation
-    return plandefinition_apply.plan_definition_apply(req, ctx, id_)
+    return handler
 
 
 def _validate_on(type_: str) -> Handler:
@@ -84,16 +83,6 @@ def _validate(type_: str, instance: bool) -> Operation:
     )
 
 
-def _summary(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirResponse]:
-    assert id_ is not None
-    return plan_summary.careplan_summary(req, ctx, id_)
-
-
-def _checklist(req: FhirRequest, ctx: Context, id_: str | None) -> Awaitable[FhirResponse]:
-    assert id_ is not None
-    return plan_checklist.careplan_checklist(req, ctx, id_)
-
-
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         name="everything",
@@ -102,7 +91,7 @@ OPERATIONS: tuple[Operation, ...] = (
         methods=frozenset({"GET"}),
         scope_letter="s",
         scope_type=None,
-        handler=_everything,
+        handler=_on_instance(everything.patient_everything),
         definition=everything.DEFINITION,
         documentation="The client's plan as far as the requester may see it "
         "(GET; _type, _since, _count).",
@@ -114,7 +103,7 @@ OPERATIONS: tuple[Operation, ...] = (
         methods=frozenset({"POST"}),
         scope_letter="d",
         scope_type="Patient",
-        handler=_erase,
+        handler=_on_instance(erasure.patient_erase),
         definition=erasure.DEFINITION,
         documentation="Erase the client's whole plan for good, at their own request "
         "(vernietiging): every resource and version gone, the ids never reused, the access "
@@ -128,7 +117,7 @@ OPERATIONS: tuple[Operation, ...] = (
         methods=frozenset({"POST"}),
         scope_letter="c",
         scope_type="Task",
-        handler=_apply,
+        handler=_on_instance(plandefinition_apply.plan_definition_apply),
         definition=plandefinition_apply.DEFINITION,
         documentation="Creates the client's Tasks of the plan (e.g. wlz-plaatsing: the Wlz "
         "placement steps), owned by the organisations filling the roles; returns a CarePlan "
@@ -142,7 +131,7 @@ OPERATIONS: tuple[Operation, ...] = (
         methods=frozenset({"GET", "POST"}),
         scope_letter="r",
         scope_type="CarePlan",
-        handler=_summary,
+        handler=_on_instance(plan_summary.careplan_summary),
         definition=plan_summary.DEFINITION,
         documentation="Who is who in the plan (Parameters, the resources used, a Dutch "
         "narrative), as far as the requester may see it.",
@@ -154,7 +143,7 @@ OPERATIONS: tuple[Operation, ...] = (
         methods=frozenset({"GET", "POST"}),
         scope_letter="r",
         scope_type="CarePlan",
-        handler=_checklist,
+        handler=_on_instance(plan_checklist.careplan_checklist),
         definition=plan_checklist.DEFINITION,
         documentation="The plan judged against the checklists of the source documents "
         "(pass, fail or cannot-tell per item, with reason and evidence; item: only these).",
