@@ -50,14 +50,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure, PyMongoError
 
 from zorgleefplan.errors import MissingReferences, StoreUnavailable
+from zorgleefplan.store.buffer import TransactionBuffer
 from zorgleefplan.store.futures import settle
 from zorgleefplan.store.model import (
-    AccessConstraint,
     AuditRow,
     Delivery,
     Erasure,
-    NewVersion,
-    StoredVersion,
 )
 from zorgleefplan.store.mongo_connection import (
     TRANSACTION_READS,
@@ -96,7 +94,6 @@ from zorgleefplan.store.mongo_schema import (
     resource_key,
     retired_id,
 )
-from zorgleefplan.store.requirements import RequiredReferences
 
 NAMESPACE_EXISTS = 48  # MongoDB's error code
 MAX_GROUP = 64  # transactions per group commit at most: bounds the wait of the first member
@@ -134,7 +131,7 @@ class _Group:
             raise unavailable(exc) from exc
 
 
-class MongoTransaction(MongoReader):
+class MongoTransaction(MongoReader, TransactionBuffer):
     """One interaction's unit of work inside its group's MongoDB transaction.
 
     Writes and audit rows are buffered and flushed before the next read and at the end;
@@ -142,30 +139,13 @@ class MongoTransaction(MongoReader):
     later). What a flush wrote is recorded in an :class:`Undo`, to take back on failure."""
 
     def __init__(self, store: MongoStore, group: _Group) -> None:
-        super().__init__(store._db)
+        MongoReader.__init__(self, store._db)
+        TransactionBuffer.__init__(self, group.tick())
         self._store = store
         self._group = group
-        self._timestamp = group.tick()
         self._seq_before = group.seq
-        self._writes: list[NewVersion] = []
-        self._audit_rows: list[AuditRow] = []
         self._delivery_changes: list[DeliveryChange] = []
-        self._required = RequiredReferences()
         self._undo = Undo()
-
-    @property
-    def timestamp(self) -> int:
-        return self._timestamp
-
-    async def write(self, version: NewVersion) -> StoredVersion:
-        self._writes.append(version)
-        return version.as_written(self._timestamp)
-
-    def require(self, keys: Sequence[tuple[str, str]], access: AccessConstraint) -> None:
-        self._required.add(keys, access)
-
-    def append_audit(self, rows: Sequence[AuditRow]) -> None:
-        self._audit_rows.extend(rows)
 
     def put_delivery(self, delivery: Delivery) -> None:
         self._delivery_changes.append(delivery)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from zorgleefplan.errors import Conflict, MissingReferences, StoreUnavailable, VersionConflict
+from zorgleefplan.store.buffer import TransactionBuffer
 from zorgleefplan.store.futures import settle
 from zorgleefplan.store.model import (
     MAX_TIME,
@@ -46,7 +47,6 @@ from zorgleefplan.store.model import (
     to_datetime,
 )
 from zorgleefplan.store.port import HistoryPage, HistoryQuery
-from zorgleefplan.store.requirements import RequiredReferences
 from zorgleefplan.store.sqlite_query import (
     Fragment,
     Scope,
@@ -848,7 +848,7 @@ class _SqliteReader:
         return await self._run(lambda c: _seen(c, subscription, keys))
 
 
-class SqliteTransaction(_SqliteReader):
+class SqliteTransaction(_SqliteReader, TransactionBuffer):
     """One interaction's unit of work: a savepoint inside the store's open group transaction.
 
     Writes and required references are buffered in memory: writes are flushed before the next
@@ -856,29 +856,12 @@ class SqliteTransaction(_SqliteReader):
     may refer to an entry it writes later). A create therefore costs one trip to the writer."""
 
     def __init__(self, store: SqliteStore, timestamp: int) -> None:
-        super().__init__(self._on_writer)
+        _SqliteReader.__init__(self, self._on_writer)
+        TransactionBuffer.__init__(self, timestamp)
         self._store = store
-        self._timestamp = timestamp
         self._started = False
-        self._writes: list[NewVersion] = []
-        self._audit: list[AuditRow] = []
         self._deliveries: list[Callable[[sqlite3.Connection], None]] = []
-        self._required = RequiredReferences()
         self.erased = False  # an erasure ran: the store empties the WAL after the commit
-
-    @property
-    def timestamp(self) -> int:
-        return self._timestamp
-
-    async def write(self, version: NewVersion) -> StoredVersion:
-        self._writes.append(version)
-        return version.as_written(self._timestamp)
-
-    def require(self, keys: Sequence[tuple[str, str]], access: AccessConstraint) -> None:
-        self._required.add(keys, access)
-
-    def append_audit(self, rows: Sequence[AuditRow]) -> None:
-        self._audit.extend(rows)
 
     def put_delivery(self, delivery: Delivery) -> None:
         self._deliveries.append(partial(_put_delivery, delivery))
@@ -904,8 +887,8 @@ class SqliteTransaction(_SqliteReader):
         writes, self._writes = self._writes, []
         for version in writes:
             _write(conn, version, self._timestamp)
-        if self._audit:
-            audit, self._audit = self._audit, []
+        if self._audit_rows:
+            audit, self._audit_rows = self._audit_rows, []
             _append_audit(conn, audit)
         deliveries, self._deliveries = self._deliveries, []
         for change in deliveries:
